@@ -1,0 +1,47 @@
+# Helpers every step's CMakeLists.txt uses. A step sets nothing itself: the top level sets
+# TUTORIAL_STEP (its two-digit number) before add_subdirectory.
+
+# tutorial_library(NAME SOURCES... [LIBS ...])
+#   A static library of a step's code, shared by its program and its tests.
+function(tutorial_library name)
+  cmake_parse_arguments(arg "" "" "SOURCES;LIBS" ${ARGN})
+  add_library(${name} STATIC ${arg_SOURCES})
+  target_include_directories(${name} PUBLIC "${CMAKE_CURRENT_SOURCE_DIR}/src")
+  target_link_libraries(${name} PUBLIC tutorial_common ${arg_LIBS} PRIVATE tutorial_warnings)
+endfunction()
+
+# tutorial_program(NAME SOURCES... [LIBS ...])
+#   A console program. Its .exe lands in <build>/bin, where ./tutorial run and the tests
+#   find it (tests live in <build>/tests; "$<0:>" keeps Visual Studio from adding Debug/).
+function(tutorial_program name)
+  cmake_parse_arguments(arg "" "" "SOURCES;LIBS" ${ARGN})
+  add_executable(${name} ${arg_SOURCES})
+  target_link_libraries(${name} PRIVATE tutorial_common tutorial_warnings ${arg_LIBS})
+  set_target_properties(${name} PROPERTIES RUNTIME_OUTPUT_DIRECTORY "${CMAKE_BINARY_DIR}/bin/$<0:>")
+endfunction()
+
+# tutorial_test(NAME SOURCES... [LIBS ...] [LABELS ...] [TIMEOUT seconds])
+#   A cmocka test program, registered with ctest as stepNN.NAME and labelled stepNN
+#   (plus LABELS, e.g. unit or system). Under Wine it runs through cmake/wine-run.
+function(tutorial_test name)
+  cmake_parse_arguments(arg "" "TIMEOUT" "SOURCES;LIBS;LABELS" ${ARGN})
+  if(NOT arg_TIMEOUT)
+    set(arg_TIMEOUT 60)
+  endif()
+  if(DEFINED TUTORIAL_STEP)
+    set(label "step${TUTORIAL_STEP}")
+  else()
+    set(label "common")
+  endif()
+  set(target "${label}_${name}")
+  add_executable(${target} ${arg_SOURCES})
+  target_link_libraries(${target} PRIVATE tutorial_testkit tutorial_warnings ${arg_LIBS})
+  set_target_properties(${target} PROPERTIES RUNTIME_OUTPUT_DIRECTORY "${CMAKE_BINARY_DIR}/tests/$<0:>")
+  add_test(NAME "${label}.${name}" COMMAND ${target})
+  set_tests_properties("${label}.${name}" PROPERTIES
+    LABELS "${label};${arg_LABELS}"
+    TIMEOUT ${arg_TIMEOUT})
+  if(TUTORIAL_USES_WINE)
+    set_tests_properties("${label}.${name}" PROPERTIES FIXTURES_REQUIRED wine)
+  endif()
+endfunction()

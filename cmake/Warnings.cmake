@@ -1,0 +1,14 @@
+# Warnings are errors, with every compiler the project supports.
+add_library(tutorial_warnings INTERFACE)
+if(MSVC)
+  target_compile_options(tutorial_warnings INTERFACE /W4 /WX)
+  target_compile_definitions(tutorial_warnings INTERFACE
+    _CRT_SECURE_NO_WARNINGS WIN32_LEAN_AND_MEAN)
+else()
+  target_compile_options(tutorial_warnings INTERFACE
+    -Wall -Wextra -Wpedantic -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
+    -Wno-missing-field-initializers)
+  target_compile_definitions(tutorial_warnings INTERFACE WIN32_LEAN_AND_MEAN)
+endif()
+# Windows 8 API level: CancelIoEx, GetQueuedCompletionStatusEx, SetFileCompletionNotificationModes.
+target_compile_definitions(tutorial_warnings INTERFACE _WIN32_WINNT=0x0602 WINVER=0x0602)

@@ -1,0 +1,17 @@
+# The portability check: clang, targeting mingw-w64, with mingw-w64's headers and
+# libraries. A second compiler catches code that only GCC accepts.
+set(CMAKE_SYSTEM_NAME Windows)
+set(CMAKE_SYSTEM_PROCESSOR x86_64)
+set(CMAKE_C_COMPILER clang)
+set(CMAKE_C_COMPILER_TARGET x86_64-w64-mingw32)
+set(CMAKE_RC_COMPILER x86_64-w64-mingw32-windres)
+set(CMAKE_FIND_ROOT_PATH /usr/x86_64-w64-mingw32)
+set(CMAKE_FIND_ROOT_PATH_MODE_PROGRAM NEVER)
+set(CMAKE_FIND_ROOT_PATH_MODE_LIBRARY ONLY)
+set(CMAKE_FIND_ROOT_PATH_MODE_INCLUDE ONLY)
+set(CMAKE_FIND_ROOT_PATH_MODE_PACKAGE ONLY)
+# clang links with mingw-w64's runtime, which lives beside its gcc.
+execute_process(COMMAND x86_64-w64-mingw32-gcc -print-libgcc-file-name
+                OUTPUT_VARIABLE libgcc OUTPUT_STRIP_TRAILING_WHITESPACE)
+get_filename_component(libgcc_dir "${libgcc}" DIRECTORY)
+set(CMAKE_EXE_LINKER_FLAGS_INIT "-static -L${libgcc_dir}")

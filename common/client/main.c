@@ -1,0 +1,91 @@
+/* client: sends a payload (or stdin) to a step's server and prints what comes back.
+ *
+ *   client --port 7004 --payload hello        echo servers (steps 01-05)
+ *   client --port 7006 --frame --payload hi   framed servers (steps 06-07)
+ *   some-command | client --port 7004         sends stdin
+ */
+#include <fcntl.h>
+#include <io.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "client.h"
+#include "tutorial/cli.h"
+#include "tutorial/errors.h"
+#include "tutorial/net.h"
+
+static bool read_stdin(client_buffer *input)
+{
+    *input = (client_buffer){0};
+    size_t capacity = 0;
+    for (;;) {
+        if (input->length == capacity) {
+            capacity = capacity ? capacity * 2 : 65536;
+            unsigned char *grown = realloc(input->data, capacity);
+            if (grown == NULL)
+                return false;
+            input->data = grown;
+        }
+        size_t got = fread(input->data + input->length, 1, capacity - input->length, stdin);
+        input->length += got;
+        if (got == 0)
+            return !ferror(stdin);
+    }
+}
+
+int main(int argc, char **argv)
+{
+    int port = -1, timeout_ms = 10000;
+    const char *payload = NULL;
+    bool framed = false;
+    const cli_option options[] = {
+        {"--port", CLI_INT, "N", 1, 65535, &port, "the server's port on 127.0.0.1 (required)"},
+        {"--payload", CLI_TEXT, "TEXT", 0, 0, &payload, "send TEXT instead of stdin"},
+        {"--frame", CLI_FLAG, NULL, 0, 0, &framed,
+         "send one length-prefixed frame and read one back (steps 06-07)"},
+        {"--timeout", CLI_INT, "MS", 1, 600000, &timeout_ms,
+         "give up when the server is silent this long (default 10000)"},
+    };
+    const cli_program program = {"client", "send bytes to a step's server, print the reply",
+                                 options, sizeof options / sizeof options[0]};
+    cli_result parsed = cli_parse(&program, argc, argv);
+    if (parsed != CLI_OK)
+        return cli_exit_status(parsed);
+    if (port < 0) {
+        fprintf(stderr, "client: --port is required\n");
+        cli_print_usage(&program);
+        return CLI_EXIT_USAGE;
+    }
+
+    _setmode(_fileno(stdin), _O_BINARY);
+    _setmode(_fileno(stdout), _O_BINARY);
+    client_buffer input = {0};
+    if (payload != NULL) {
+        input.data = (unsigned char *)payload;
+        input.length = strlen(payload);
+    } else if (!read_stdin(&input)) {
+        fprintf(stderr, "client: cannot read stdin\n");
+        return 1;
+    }
+
+    if (!net_startup())
+        return 1;
+    client_buffer reply;
+    bool ok = framed ? client_exchange_frame((unsigned short)port, input.data, input.length,
+                                             (DWORD)timeout_ms, &reply)
+                     : client_exchange_stream((unsigned short)port, input.data, input.length,
+                                              (DWORD)timeout_ms, &reply);
+    DWORD error = (DWORD)WSAGetLastError();
+    fwrite(reply.data, 1, reply.length, stdout);
+    fflush(stdout);
+    client_buffer_free(&reply);
+    if (payload == NULL)
+        client_buffer_free(&input);
+    WSACleanup();
+    if (!ok) {
+        report_error("talking to the server", error);
+        return 1;
+    }
+    return 0;
+}

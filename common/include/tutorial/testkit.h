@@ -1,0 +1,63 @@
+/* Test helpers shared by every step's cmocka tests. Include this instead of cmocka.h:
+ * cmocka needs <stdarg.h>, <stddef.h> and <setjmp.h> first. Every wait here is bounded. */
+#ifndef TUTORIAL_TESTKIT_H
+#define TUTORIAL_TESTKIT_H
+
+#include <winsock2.h>
+#include <windows.h>
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+/* How long a test waits for something that should happen "at once" on loopback. */
+enum { TK_PROMPT_MS = 5000 };
+
+/* Group setup and teardown that start and stop Winsock. */
+int tk_winsock_up(void **state);
+int tk_winsock_down(void **state);
+
+/* A connected loopback pair of blocking sockets: *client connected to *server. */
+void tk_socket_pair(SOCKET *client, SOCKET *server);
+
+/* Waits until bytes or an end (FIN or RST) are ready to read on s; fails the test after
+ * timeout_ms. */
+void tk_wait_readable(SOCKET s, DWORD timeout_ms);
+
+/* Fills buffer with a pattern that differs per seed, so mixed-up replies are caught. */
+void tk_fill_pattern(unsigned char *buffer, size_t length, unsigned seed);
+
+/* Full path of a program of the project (<build>/bin/NAME.exe), found beside the tests
+ * directory this test runs from. */
+void tk_program_path(const char *name, char *path, size_t size);
+
+/* A child process with its stdout and stderr collected by reader threads. */
+typedef struct tk_process tk_process;
+
+/* Starts <build>/bin/PROGRAM.exe with ARGS (one string, as on a command line). */
+tk_process *tk_spawn(const char *program, const char *args);
+
+/* Waits until stdout has a complete line starting with prefix; copies that line (without
+ * its end) into line. Returns false when timeout_ms pass or the process ends first. */
+bool tk_wait_for_line(tk_process *p, const char *prefix, DWORD timeout_ms, char *line,
+                      size_t size);
+
+/* Starts a server and waits for "listening on 127.0.0.1:PORT"; returns the port. */
+unsigned short tk_start_server(tk_process **p, const char *program, const char *args);
+
+/* Waits for the process to exit (fails the test after timeout_ms, killing it) and
+ * returns its exit status. */
+int tk_wait_exit(tk_process *p, DWORD timeout_ms);
+
+/* All stdout / stderr collected so far, as a NUL-terminated string. */
+const char *tk_stdout(tk_process *p);
+const char *tk_stderr(tk_process *p);
+
+/* Kills the process if it still runs, and frees everything. */
+void tk_process_free(tk_process *p);
+
+#endif
