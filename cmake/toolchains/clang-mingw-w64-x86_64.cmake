@@ -15,3 +15,4 @@ execute_process(COMMAND x86_64-w64-mingw32-gcc -print-libgcc-file-name
                 OUTPUT_VARIABLE libgcc OUTPUT_STRIP_TRAILING_WHITESPACE)
 get_filename_component(libgcc_dir "${libgcc}" DIRECTORY)
 set(CMAKE_EXE_LINKER_FLAGS_INIT "-static -L${libgcc_dir}")
+set(CMAKE_SHARED_LINKER_FLAGS_INIT "-L${libgcc_dir}")
