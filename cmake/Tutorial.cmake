@@ -45,3 +45,26 @@ function(tutorial_test name)
     set_tests_properties("${label}.${name}" PROPERTIES FIXTURES_REQUIRED wine)
   endif()
 endfunction()
+
+# tutorial_exercise(K SOURCES... [LIBS ...] [TIMEOUT seconds])
+#   The checker of exercise NN.K: a cmocka test program in NN-name/exercises/. It is not
+#   part of the normal build or test run (it is meant to fail until the learner has done
+#   the exercise); ./tutorial check NN.K builds and runs it. Registered as exercise.NN.K
+#   with the labels "exercise" and "exNN.K".
+function(tutorial_exercise number)
+  cmake_parse_arguments(arg "" "TIMEOUT" "SOURCES;LIBS" ${ARGN})
+  if(NOT arg_TIMEOUT)
+    set(arg_TIMEOUT 120)
+  endif()
+  set(id "${TUTORIAL_STEP}.${number}")
+  set(target "exercise_${TUTORIAL_STEP}_${number}")
+  add_executable(${target} EXCLUDE_FROM_ALL ${arg_SOURCES})
+  target_link_libraries(${target} PRIVATE tutorial_testkit tutorial_warnings ${arg_LIBS})
+  set_target_properties(${target} PROPERTIES RUNTIME_OUTPUT_DIRECTORY "${CMAKE_BINARY_DIR}/tests/$<0:>")
+  add_test(NAME "exercise.${id}" COMMAND ${target})
+  set_tests_properties("exercise.${id}" PROPERTIES
+    LABELS "exercise;ex${id}" TIMEOUT ${arg_TIMEOUT})
+  if(TUTORIAL_USES_WINE)
+    set_tests_properties("exercise.${id}" PROPERTIES FIXTURES_REQUIRED wine)
+  endif()
+endfunction()
