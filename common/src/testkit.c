@@ -78,6 +78,7 @@ typedef struct tk_output {
 
 struct tk_process {
     PROCESS_INFORMATION info;
+    size_t stdout_seen; /* tk_wait_for_line looks at lines after the last one it matched */
     CRITICAL_SECTION lock;
     CONDITION_VARIABLE changed;
     tk_output out, err;
@@ -168,19 +169,16 @@ bool tk_wait_for_line(tk_process *p, const char *prefix, DWORD timeout_ms, char 
     bool found = false;
     EnterCriticalSection(&p->lock);
     for (;;) {
-        for (const char *start = p->out.text; start != NULL && *start != '\0';) {
-            const char *end = strchr(start, '\n');
-            if (end == NULL)
-                break; /* an unfinished line */
-            if (strncmp(start, prefix, strlen(prefix)) == 0) {
-                size_t n = (size_t)(end - start);
-                if (n > 0 && start[n - 1] == '\r')
-                    n--;
-                snprintf(line, size, "%.*s", (int)n, start);
-                found = true;
-                break;
-            }
-            start = end + 1;
+        const char *start = p->out.text + p->stdout_seen;
+        for (const char *end; !found && (end = strchr(start, '\n')) != NULL; start = end + 1) {
+            if (strncmp(start, prefix, strlen(prefix)) != 0)
+                continue;
+            size_t n = (size_t)(end - start);
+            if (n > 0 && start[n - 1] == '\r')
+                n--;
+            snprintf(line, size, "%.*s", (int)n, start);
+            p->stdout_seen = (size_t)(end + 1 - p->out.text); /* the next wait looks further on */
+            found = true;
         }
         ULONGLONG now = GetTickCount64();
         if (found || p->out.ended || now >= deadline)

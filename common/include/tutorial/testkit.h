@@ -41,8 +41,9 @@ typedef struct tk_process tk_process;
 /* Starts <build>/bin/PROGRAM.exe with ARGS (one string, as on a command line). */
 tk_process *tk_spawn(const char *program, const char *args);
 
-/* Waits until stdout has a complete line starting with prefix; copies that line (without
- * its end) into line. Returns false when timeout_ms pass or the process ends first. */
+/* Waits until stdout has a complete line starting with prefix, after the line that the
+ * previous call matched (so waiting twice for the same prefix finds two lines); copies it
+ * (without its end) into line. Returns false when timeout_ms pass or the process ends first. */
 bool tk_wait_for_line(tk_process *p, const char *prefix, DWORD timeout_ms, char *line,
                       size_t size);
 
