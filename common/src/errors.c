@@ -4,6 +4,10 @@
 #include <string.h>
 #include <winsock2.h>
 
+#ifndef ERROR_HANDLES_CLOSED
+#define ERROR_HANDLES_CLOSED 676L /* Wine ends I/O on a closed socket with it; old SDKs lack it */
+#endif
+
 typedef struct {
     DWORD code;
     const char *name;
@@ -22,6 +26,8 @@ static const named_code known_codes[] = {
     {ERROR_IO_INCOMPLETE, "ERROR_IO_INCOMPLETE"},
     {ERROR_OPERATION_ABORTED, "ERROR_OPERATION_ABORTED"},
     {ERROR_NETNAME_DELETED, "ERROR_NETNAME_DELETED"},
+    {ERROR_UNEXP_NET_ERR, "ERROR_UNEXP_NET_ERR"},
+    {ERROR_HANDLES_CLOSED, "ERROR_HANDLES_CLOSED"},
     {ERROR_CONNECTION_ABORTED, "ERROR_CONNECTION_ABORTED"},
     {ERROR_ABANDONED_WAIT_0, "ERROR_ABANDONED_WAIT_0"},
     {WAIT_TIMEOUT, "WAIT_TIMEOUT"},

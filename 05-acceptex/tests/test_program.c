@@ -1,0 +1,78 @@
+/* The real step05-server.exe: the server contract (usage errors, --seconds, the
+ * listening line) and an echo through it from the project's client code. */
+#include <stdio.h>
+#include <string.h>
+
+#include "client.h"
+#include "tutorial/testkit.h"
+
+static void a_bad_flag_gets_status_2_and_the_usage_line(void **state)
+{
+    (void)state;
+    tk_process *p = tk_spawn("step05-server", "--port 0 --bogus");
+    assert_int_equal(tk_wait_exit(p, 20000), 2);
+    assert_non_null(strstr(tk_stderr(p), "unknown option --bogus"));
+    assert_non_null(strstr(tk_stderr(p), "usage: step05-server"));
+    tk_process_free(p);
+}
+
+static void a_thread_count_out_of_range_gets_status_2(void **state)
+{
+    (void)state;
+    tk_process *p = tk_spawn("step05-server", "--port 0 --threads -1");
+    assert_int_equal(tk_wait_exit(p, 20000), 2);
+    assert_non_null(strstr(tk_stderr(p), "--threads"));
+    tk_process_free(p);
+}
+
+static void an_accept_count_of_zero_gets_status_2(void **state)
+{
+    (void)state;
+    tk_process *p = tk_spawn("step05-server", "--port 0 --accepts 0");
+    assert_int_equal(tk_wait_exit(p, 20000), 2);
+    assert_non_null(strstr(tk_stderr(p), "--accepts"));
+    tk_process_free(p);
+}
+
+static void it_serves_for_the_given_seconds_then_exits_cleanly(void **state)
+{
+    (void)state;
+    tk_process *p;
+    tk_start_server(&p, "step05-server", "--port 0 --seconds 1 --threads 3 --accepts 5");
+    assert_int_equal(tk_wait_exit(p, 20000), 0);
+    assert_non_null(strstr(tk_stderr(p), "3 worker threads"));
+    assert_non_null(strstr(tk_stderr(p), "5 accepts outstanding"));
+    assert_non_null(strstr(tk_stdout(p), "operations aborted at shutdown: 5,"));
+    assert_non_null(strstr(tk_stdout(p), "live contexts at exit: 0"));
+    tk_process_free(p);
+}
+
+static void the_real_program_echoes_and_reports_what_it_served(void **state)
+{
+    (void)state;
+    tk_process *p;
+    unsigned short port = tk_start_server(&p, "step05-server", "--port 0 --seconds 2");
+    for (int i = 0; i < 3; i++) {
+        client_buffer reply;
+        assert_true(client_exchange_stream(port, "echo me", 7, TK_PROMPT_MS, &reply));
+        assert_int_equal(reply.length, 7);
+        assert_memory_equal(reply.data, "echo me", 7);
+        client_buffer_free(&reply);
+    }
+    assert_int_equal(tk_wait_exit(p, 20000), 0);
+    assert_non_null(strstr(tk_stdout(p), "3 accepted, 3 closed; bytes echoed: 21"));
+    assert_non_null(strstr(tk_stdout(p), "live contexts at exit: 0"));
+    tk_process_free(p);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(a_bad_flag_gets_status_2_and_the_usage_line),
+        cmocka_unit_test(a_thread_count_out_of_range_gets_status_2),
+        cmocka_unit_test(an_accept_count_of_zero_gets_status_2),
+        cmocka_unit_test(it_serves_for_the_given_seconds_then_exits_cleanly),
+        cmocka_unit_test(the_real_program_echoes_and_reports_what_it_served),
+    };
+    return cmocka_run_group_tests_name("step05 program", tests, tk_winsock_up, tk_winsock_down);
+}
