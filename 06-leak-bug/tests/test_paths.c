@@ -1,0 +1,357 @@
+/* Each path that starts an operation, driven to an immediate failure one at a time: the
+ * call fails at once, no completion packet comes, and what dispose leaves behind is the
+ * leak (step 06: one context per failure) or nothing (step 07). The same file runs in both
+ * steps; LEAK_FIXED (set by the step's CMakeLists.txt) says which outcome to expect. */
+#include <stdio.h>
+#include <string.h>
+
+#include "async_socket.h"
+#include "registry.h"
+#include "tutorial/errors.h"
+#include "tutorial/net.h"
+#include "tutorial/testkit.h"
+
+#if LEAK_FIXED
+enum { LEAKED_PER_FAILURE = 0 };
+#else
+enum { LEAKED_PER_FAILURE = 1 };
+#endif
+
+/* How long "no completion comes" is given to be proven wrong. */
+enum { QUIET_MS = 300 };
+
+static HANDLE port;
+
+static int set_up(void **state)
+{
+    port = CreateIoCompletionPort(INVALID_HANDLE_VALUE, NULL, 0, 0);
+    return port != NULL ? tk_winsock_up(state) : -1;
+}
+
+static int tear_down(void **state)
+{
+    winsock_restore();
+    CloseHandle(port);
+    return tk_winsock_down(state);
+}
+
+static registry_totals totals(void)
+{
+    registry_totals t;
+    registry_get_totals(&t);
+    return t;
+}
+
+/* The server side of a loopback connection as an async_socket on the test's port. */
+static async_socket *connected_socket(SOCKET *peer)
+{
+    SOCKET mine;
+    tk_socket_pair(peer, &mine);
+    async_socket *s = async_socket_wrap(mine, 4096, 0);
+    assert_non_null(s);
+    assert_true(async_socket_attach(s, port, 0));
+    return s;
+}
+
+/* Wine's own test pattern: fill the outputs with sentinels, wait briefly, expect
+ * WAIT_TIMEOUT and no OVERLAPPED. */
+static void assert_no_completion(void)
+{
+    DWORD bytes = 0xdeadbeef;
+    ULONG_PTR key = 0xdeadbeef;
+    OVERLAPPED *overlapped = (OVERLAPPED *)(ULONG_PTR)0xdeadbeef;
+    BOOL ok = GetQueuedCompletionStatus(port, &bytes, &key, &overlapped, QUIET_MS);
+    assert_false(ok);
+    assert_null(overlapped);
+    assert_int_equal(GetLastError(), WAIT_TIMEOUT);
+}
+
+static OVERLAPPED *next_completion(DWORD *bytes, DWORD *error)
+{
+    ULONG_PTR key = 0;
+    OVERLAPPED *overlapped = NULL;
+    BOOL ok = GetQueuedCompletionStatus(port, bytes, &key, &overlapped, TK_PROMPT_MS);
+    *error = ok ? 0 : GetLastError();
+    assert_non_null(overlapped);
+    return overlapped;
+}
+
+/* Disposes s and checks what is left compared with before. */
+static void assert_dispose_leaves_the_expected_leak(async_socket *s, registry_totals before)
+{
+    async_socket_dispose(s);
+    registry_totals after = totals();
+    assert_int_equal(after.contexts - before.contexts, LEAKED_PER_FAILURE);
+    assert_int_equal(after.disposed_in_progress - before.disposed_in_progress,
+                     LEAKED_PER_FAILURE);
+    assert_int_equal(after.sockets - before.sockets, LEAKED_PER_FAILURE); /* kept by it */
+}
+
+static bool running_under_wine(void)
+{
+    HMODULE ntdll = GetModuleHandleA("ntdll.dll");
+    return ntdll != NULL && GetProcAddress(ntdll, "wine_get_version") != NULL;
+}
+
+/* ---- the send path: real ------------------------------------------------------------- */
+
+static void a_send_on_a_reset_connection_fails_at_once_and_no_completion_comes(void **state)
+{
+    (void)state;
+    registry_totals before = totals();
+    SOCKET peer;
+    async_socket *s = connected_socket(&peer);
+    net_hard_reset(peer);
+    tk_wait_readable(s->handle, TK_PROMPT_MS); /* the reset has arrived */
+
+    assert_int_equal(async_socket_send(s, 0, 1), WSAECONNRESET);
+    assert_no_completion();
+    assert_dispose_leaves_the_expected_leak(s, before);
+}
+
+/* ---- the receive path ---------------------------------------------------------------- */
+
+/* The Wine/Windows difference, pinned down: on Windows a receive started after a reset has
+ * arrived fails at once with WSAECONNRESET (the incident); Wine 8 reports an orderly end
+ * instead, through a normal completion with 0 bytes. */
+static void a_receive_after_a_reset_fails_on_windows_but_reads_an_end_under_wine(void **state)
+{
+    (void)state;
+    registry_totals before = totals();
+    SOCKET peer;
+    async_socket *s = connected_socket(&peer);
+    net_hard_reset(peer);
+    tk_wait_readable(s->handle, TK_PROMPT_MS);
+
+    DWORD error = async_socket_receive(s, 0, 16);
+    if (running_under_wine()) {
+        assert_int_equal(error, 0);
+        DWORD bytes = 99, completion_error = 99;
+        assert_ptr_equal(next_completion(&bytes, &completion_error), &s->in->overlapped);
+        assert_int_equal(completion_error, 0);
+        assert_int_equal(bytes, 0);
+        assert_false(context_complete(s->in, completion_error));
+        async_socket_dispose(s);
+        assert_int_equal(totals().contexts, before.contexts);
+        print_message("under Wine: the receive completed with 0 bytes (an orderly end)\n");
+    } else {
+        assert_int_equal(error, WSAECONNRESET);
+        assert_no_completion();
+        assert_dispose_leaves_the_expected_leak(s, before);
+    }
+}
+
+/* A real immediate failure of WSARecv that Wine and Windows agree on. */
+static void a_receive_after_shutdown_fails_at_once_with_wsaeshutdown(void **state)
+{
+    (void)state;
+    registry_totals before = totals();
+    SOCKET peer;
+    async_socket *s = connected_socket(&peer);
+    assert_int_equal(shutdown(s->handle, SD_RECEIVE), 0);
+
+    assert_int_equal(async_socket_receive(s, 0, 16), WSAESHUTDOWN);
+    assert_no_completion();
+    /* Nothing reached the kernel, so CancelIoEx has nothing to cancel and no aborted
+     * packet comes. Windows says so with ERROR_NOT_FOUND; Wine 8 returns TRUE. */
+    BOOL cancelled = CancelIoEx((HANDLE)s->handle, NULL);
+    DWORD cancel_error = GetLastError();
+    if (!running_under_wine()) {
+        assert_false(cancelled);
+        assert_int_equal(cancel_error, ERROR_NOT_FOUND);
+    }
+    assert_no_completion();
+    assert_dispose_leaves_the_expected_leak(s, before);
+    closesocket(peer);
+}
+
+/* The other side of the race: a receive already pending when the reset arrives is
+ * completed by the kernel with an error, and its context is freed the normal way. */
+static void a_receive_pending_when_the_reset_arrives_completes_with_an_error(void **state)
+{
+    (void)state;
+    registry_totals before = totals();
+    SOCKET peer;
+    async_socket *s = connected_socket(&peer);
+    assert_int_equal(async_socket_receive(s, 0, 16), 0);
+    net_hard_reset(peer);
+
+    DWORD bytes = 0, error = 0;
+    assert_ptr_equal(next_completion(&bytes, &error), &s->in->overlapped);
+    assert_int_not_equal(error, 0);
+    char name[32];
+    print_message("the pending receive completed with %s\n", error_name(error, name, sizeof name));
+    assert_false(context_complete(s->in, error));
+    async_socket_dispose(s);
+    assert_int_equal(totals().contexts, before.contexts);
+}
+
+/* The incident's own error, which Wine cannot be made to return: WSARecv replaced by a
+ * fake that fails the way Windows does on a reset connection. */
+static int WSAAPI receive_fails_at_once(SOCKET s, LPWSABUF buffers, DWORD count, LPDWORD received,
+                                        LPDWORD flags, LPWSAOVERLAPPED overlapped,
+                                        LPWSAOVERLAPPED_COMPLETION_ROUTINE routine)
+{
+    (void)s, (void)buffers, (void)count, (void)received, (void)flags, (void)overlapped,
+        (void)routine;
+    WSASetLastError(mock_type(int));
+    return SOCKET_ERROR;
+}
+
+static bool report_mentions(const char *text)
+{
+    FILE *report = tmpfile();
+    assert_non_null(report);
+    registry_print_report(report);
+    rewind(report);
+    char line[256];
+    bool found = false;
+    while (!found && fgets(line, sizeof line, report) != NULL)
+        found = strstr(line, text) != NULL;
+    fclose(report);
+    return found;
+}
+
+static void a_receive_failing_with_wsaeconnreset_leaves_what_the_dump_showed(void **state)
+{
+    (void)state;
+    registry_totals before = totals();
+    SOCKET peer;
+    async_socket *s = connected_socket(&peer);
+    winsock.receive = receive_fails_at_once;
+    will_return(receive_fails_at_once, WSAECONNRESET);
+
+    assert_int_equal(async_socket_receive(s, 0, 16), WSAECONNRESET);
+    winsock_restore();
+    assert_no_completion();
+    assert_dispose_leaves_the_expected_leak(s, before);
+    /* The dump's picture: InProgress = true, Disposed = true, operation Receive. */
+    assert_int_equal(
+        report_mentions("context op=receive in_progress=1 disposed=1 last_error=WSAECONNRESET"),
+        LEAKED_PER_FAILURE == 1);
+    closesocket(peer);
+}
+
+/* ---- the accept path: real ----------------------------------------------------------- */
+
+static void an_accept_into_a_closed_socket_fails_at_once_with_wsaenotsock(void **state)
+{
+    (void)state;
+    registry_totals before = totals();
+    unsigned short listening_port;
+    SOCKET listener = net_listen_loopback(0, &listening_port);
+    assert_true(listener != INVALID_SOCKET);
+    assert_non_null(CreateIoCompletionPort((HANDLE)listener, port, 0, 0));
+    async_socket *accepted = async_socket_open(4096, 0);
+    assert_non_null(accepted);
+    closesocket(accepted->handle);
+
+    assert_int_equal(async_socket_accept(accepted, listener), WSAENOTSOCK);
+    accepted->handle = INVALID_SOCKET; /* closed already; its number may be reused */
+    assert_no_completion();
+    assert_dispose_leaves_the_expected_leak(accepted, before);
+    closesocket(listener);
+}
+
+/* ---- the rules that hold in both steps ----------------------------------------------- */
+
+/* The opposite bug: freeing a context while the kernel still owns it. */
+static void dispose_does_not_free_a_receive_in_flight_its_aborted_completion_does(void **state)
+{
+    (void)state;
+    registry_totals before = totals();
+    SOCKET peer;
+    async_socket *s = connected_socket(&peer);
+    io_context *in = s->in;
+    assert_int_equal(async_socket_receive(s, 0, 16), 0); /* pending: the peer sends nothing */
+
+    async_socket_dispose(s);
+    registry_totals disposed = totals();
+    assert_int_equal(disposed.contexts - before.contexts, 1); /* the IN context waits */
+    assert_int_equal(disposed.disposed_in_progress - before.disposed_in_progress, 1);
+
+    DWORD bytes = 0, error = 0;
+    assert_ptr_equal(next_completion(&bytes, &error), &in->overlapped); /* CancelIoEx's doing */
+    assert_int_equal(error, ERROR_OPERATION_ABORTED);
+    assert_true(context_complete(in, error)); /* the deferred free */
+    registry_totals after = totals();
+    assert_int_equal(after.contexts, before.contexts);
+    assert_int_equal(after.sockets, before.sockets);
+    closesocket(peer);
+}
+
+static void a_receive_that_succeeds_at_once_still_queues_its_completion(void **state)
+{
+    (void)state;
+    registry_totals before = totals();
+    SOCKET peer;
+    async_socket *s = connected_socket(&peer);
+    assert_true(net_send_all(peer, "abc", 3));
+    tk_wait_readable(s->handle, TK_PROMPT_MS); /* the bytes are there before the call */
+
+    assert_int_equal(async_socket_receive(s, 0, 16), 0);
+    DWORD bytes = 0, error = 0;
+    assert_ptr_equal(next_completion(&bytes, &error), &s->in->overlapped);
+    assert_int_equal(bytes, 3);
+    assert_false(context_complete(s->in, error));
+    assert_memory_equal(s->in->buffer, "abc", 3);
+    async_socket_dispose(s);
+    assert_int_equal(totals().contexts, before.contexts);
+    closesocket(peer);
+}
+
+/* A fake WSARecv that "starts" (pending) without touching anything, so a test can race
+ * complete against dispose without a kernel. */
+static int WSAAPI receive_pends(SOCKET s, LPWSABUF buffers, DWORD count, LPDWORD received,
+                                LPDWORD flags, LPWSAOVERLAPPED overlapped,
+                                LPWSAOVERLAPPED_COMPLETION_ROUTINE routine)
+{
+    (void)s, (void)buffers, (void)count, (void)received, (void)flags, (void)overlapped,
+        (void)routine;
+    WSASetLastError(WSA_IO_PENDING);
+    return SOCKET_ERROR;
+}
+
+static DWORD WINAPI complete_in(void *argument)
+{
+    io_context *in = argument;
+    context_complete(in, 0);
+    return 0;
+}
+
+static void complete_and_dispose_racing_free_the_context_exactly_once(void **state)
+{
+    (void)state;
+    registry_totals before = totals();
+    winsock.receive = receive_pends;
+    for (int i = 0; i < 300; i++) {
+        async_socket *s = async_socket_wrap(INVALID_SOCKET, 64, 0);
+        assert_non_null(s);
+        assert_int_equal(async_socket_receive(s, 0, 16), 0);
+        HANDLE completer = CreateThread(NULL, 0, complete_in, s->in, 0, NULL);
+        assert_non_null(completer);
+        async_socket_dispose(s); /* on this thread, while the other completes */
+        assert_int_equal(WaitForSingleObject(completer, TK_PROMPT_MS), WAIT_OBJECT_0);
+        CloseHandle(completer);
+        registry_totals after = totals();
+        assert_int_equal(after.contexts, before.contexts); /* freed, and only once */
+        assert_int_equal(after.sockets, before.sockets);
+    }
+    winsock_restore();
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(a_send_on_a_reset_connection_fails_at_once_and_no_completion_comes),
+        cmocka_unit_test(a_receive_after_a_reset_fails_on_windows_but_reads_an_end_under_wine),
+        cmocka_unit_test(a_receive_after_shutdown_fails_at_once_with_wsaeshutdown),
+        cmocka_unit_test(a_receive_pending_when_the_reset_arrives_completes_with_an_error),
+        cmocka_unit_test(a_receive_failing_with_wsaeconnreset_leaves_what_the_dump_showed),
+        cmocka_unit_test(an_accept_into_a_closed_socket_fails_at_once_with_wsaenotsock),
+        cmocka_unit_test(dispose_does_not_free_a_receive_in_flight_its_aborted_completion_does),
+        cmocka_unit_test(a_receive_that_succeeds_at_once_still_queues_its_completion),
+        cmocka_unit_test(complete_and_dispose_racing_free_the_context_exactly_once),
+    };
+    return cmocka_run_group_tests_name("paths", tests, set_up, tear_down);
+}

@@ -1,0 +1,72 @@
+/* The real program, spawned as a learner runs it: the CLI contract and the leak report. */
+#include <stdio.h>
+#include <string.h>
+
+#include "tutorial/testkit.h"
+
+static void a_bad_flag_exits_with_status_2_and_the_usage(void **state)
+{
+    (void)state;
+    tk_process *p = tk_spawn(SERVER_PROGRAM, "--port 0 --max-frame lots");
+    assert_int_equal(tk_wait_exit(p, 20000), 2);
+    assert_non_null(strstr(tk_stderr(p), "--max-frame wants a whole number"));
+    assert_non_null(strstr(tk_stderr(p), "usage: " SERVER_PROGRAM));
+    tk_process_free(p);
+}
+
+static const char *last_line(const char *text, char *line, size_t size)
+{
+    size_t length = strlen(text);
+    while (length > 0 && (text[length - 1] == '\n' || text[length - 1] == '\r'))
+        length--;
+    size_t start = length;
+    while (start > 0 && text[start - 1] != '\n')
+        start--;
+    snprintf(line, size, "%.*s", (int)(length - start), text + start);
+    return line;
+}
+
+static void one_second_of_serving_ends_cleanly_with_an_empty_leak_report(void **state)
+{
+    (void)state;
+    tk_process *p;
+    tk_start_server(&p, SERVER_PROGRAM, "--port 0 --seconds 1");
+    assert_int_equal(tk_wait_exit(p, 20000), 0);
+    char line[128];
+    assert_string_equal(last_line(tk_stdout(p), line, sizeof line), "leaked: 0 contexts, 0 bytes");
+    tk_process_free(p);
+}
+
+static void stats_lines_have_the_keys_the_demo_parses_in_order(void **state)
+{
+    (void)state;
+    tk_process *p;
+    tk_start_server(&p, SERVER_PROGRAM, "--port 0 --seconds 2 --stats");
+    char line[256];
+    assert_true(tk_wait_for_line(p, "stats: ", 20000, line, sizeof line));
+    int seconds;
+    long accepted, resets, frames, live, disposed;
+    unsigned long bytes;
+    unsigned long long private_bytes;
+    int matched = sscanf(line,
+                         "stats: seconds=%d accepted=%ld resets=%ld frames=%ld live_contexts=%ld "
+                         "disposed_in_progress=%ld context_bytes=%lu private_bytes=%llu",
+                         &seconds, &accepted, &resets, &frames, &live, &disposed, &bytes,
+                         &private_bytes);
+    assert_int_equal(matched, 8);
+    assert_int_equal(seconds, 1);
+    assert_int_equal(live, 2 * 8); /* the 8 outstanding accepts: an IN and an OUT context each */
+    assert_true(private_bytes > 0);
+    assert_int_equal(tk_wait_exit(p, 20000), 0);
+    tk_process_free(p);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(a_bad_flag_exits_with_status_2_and_the_usage),
+        cmocka_unit_test(one_second_of_serving_ends_cleanly_with_an_empty_leak_report),
+        cmocka_unit_test(stats_lines_have_the_keys_the_demo_parses_in_order),
+    };
+    return cmocka_run_group_tests_name("program", tests, NULL, NULL);
+}

@@ -1,0 +1,240 @@
+/* The whole server, in this process on a free port, under real traffic: a storm of
+ * connections that end with a reset (the monitoring probe of the incident, sped up),
+ * framed clients, garbage, HTTP and idle clients. The same file runs in 06 and 07. */
+#include <stdio.h>
+#include <string.h>
+
+#include "client.h"
+#include "registry.h"
+#include "reset_storm.h"
+#include "server.h"
+#include "tutorial/net.h"
+#include "tutorial/testkit.h"
+
+static registry_totals totals(void)
+{
+    registry_totals t;
+    registry_get_totals(&t);
+    return t;
+}
+
+static server *start(int idle_ms, unsigned long max_frame)
+{
+    server_config config = {0, 2, 8, max_frame, idle_ms};
+    server *srv = server_start(&config);
+    assert_non_null(srv);
+    return srv;
+}
+
+static server_counters counters_of(server *srv)
+{
+    server_counters c;
+    server_get_counters(srv, &c);
+    return c;
+}
+
+/* Waits, bounded, until `connections` connections have ended (each ends as a reset or an
+ * orderly close; an accept that failed counts as a reset), so that the counters are final. */
+static void wait_until_ended(server *srv, long connections, DWORD timeout_ms)
+{
+    ULONGLONG deadline = GetTickCount64() + timeout_ms;
+    for (;;) {
+        server_counters c = counters_of(srv);
+        if (c.resets + c.closed >= connections || GetTickCount64() > deadline)
+            break;
+        Sleep(20); /* polling a counter; the wait itself is bounded */
+    }
+}
+
+static long run_storm(unsigned short port, long count, int parallel, int rate)
+{
+    storm_config config = {0};
+    config.host.s_addr = htonl(INADDR_LOOPBACK);
+    config.port = port;
+    config.count = count;
+    config.parallel = parallel;
+    config.rate = rate;
+    storm_result result;
+    reset_storm_run(&config, &result);
+    assert_int_equal(result.failed, 0);
+    print_message("storm: %ld connections reset in %.2f s\n", result.reset, result.seconds);
+    return result.reset;
+}
+
+static void a_storm_of_1000_resets_leaks_in_06_and_not_in_07(void **state)
+{
+    (void)state;
+    registry_totals before = totals();
+    server *srv = start(0, 4096);
+    /* One at a time, 2000 a second: the server keeps up, so most resets arrive after the
+     * accept, around the first receive, as the monitoring probe's did (measured under Wine:
+     * faster storms mostly reset connections still in the backlog). */
+    long resets = run_storm(server_port(srv), 1000, 1, 2000);
+    wait_until_ended(srv, resets, 20000);
+    server_counters c;
+    server_stop(srv, &c);
+    long leaked = totals().contexts - before.contexts;
+    print_message("accepted=%ld failed_accepts=%ld immediate_failures=%ld leaked contexts=%ld\n",
+                  c.accepted, c.failed_accepts, c.immediate_failures, leaked);
+    assert_int_equal(c.accepted + c.failed_accepts, resets);
+#if LEAK_FIXED
+    assert_int_equal(leaked, 0);
+#else
+    assert_true(leaked >= 1);
+    assert_int_equal(leaked, c.immediate_failures); /* one leaked context per failure */
+#endif
+}
+
+static void frames_of_every_size_come_back_byte_exact(void **state)
+{
+    (void)state;
+    registry_totals before = totals();
+    server *srv = start(0, 4096);
+    static const size_t sizes[] = {0, 1, 3, 4, 5, 1000, 4096};
+    unsigned char payload[4096];
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        tk_fill_pattern(payload, sizes[i], (unsigned)i);
+        client_buffer reply;
+        assert_true(client_exchange_frame(server_port(srv), payload, sizes[i], TK_PROMPT_MS, &reply));
+        assert_int_equal(reply.length, sizes[i]);
+        assert_memory_equal(reply.data, payload, sizes[i]);
+        client_buffer_free(&reply);
+    }
+    assert_int_equal(counters_of(srv).frames, 7);
+    server_stop(srv, NULL);
+    assert_int_equal(totals().contexts, before.contexts);
+}
+
+/* The working path: dispose meets a receive the kernel holds, CancelIoEx aborts it, the
+ * aborted completion frees the context. Nothing leaks, in 06 as in 07. */
+static void an_idle_connection_is_closed_and_its_aborted_receive_freed(void **state)
+{
+    (void)state;
+    registry_totals before = totals();
+    server *srv = start(200, 4096);
+    SOCKET idle = net_connect_loopback(server_port(srv));
+    assert_true(idle != INVALID_SOCKET);
+    tk_wait_readable(idle, TK_PROMPT_MS); /* the server closes it: an end to read */
+    char byte;
+    assert_true(recv(idle, &byte, 1, 0) <= 0);
+    closesocket(idle);
+    assert_int_equal(counters_of(srv).idle_timeouts, 1);
+    server_stop(srv, NULL);
+    registry_totals after = totals();
+    assert_int_equal(after.contexts, before.contexts);
+    assert_int_equal(after.sockets, before.sockets);
+}
+
+/* Sends bytes that are not our protocol and waits for the server to close. */
+static void send_and_expect_close(unsigned short port, const char *bytes, size_t length)
+{
+    SOCKET s = net_connect_loopback(port);
+    assert_true(s != INVALID_SOCKET);
+    assert_true(net_send_all(s, bytes, length));
+    tk_wait_readable(s, TK_PROMPT_MS);
+    char reply[16];
+    assert_true(recv(s, reply, sizeof reply, 0) <= 0); /* no answer, just the end */
+    closesocket(s);
+}
+
+static void garbage_http_and_idle_clients_are_survived_and_counted(void **state)
+{
+    (void)state;
+    registry_totals before = totals();
+    server *srv = start(300, 1024);
+    unsigned short port = server_port(srv);
+    send_and_expect_close(port, "GET / HTTP/1.1\r\nHost: x\r\n\r\n", 27); /* "GET " = 1.2 GB */
+    send_and_expect_close(port, "\xff\xff\xff\xff garbage", 12);
+    SOCKET idle = net_connect_loopback(port);
+    assert_true(idle != INVALID_SOCKET);
+    tk_wait_readable(idle, TK_PROMPT_MS);
+    closesocket(idle);
+
+    client_buffer reply; /* and it still serves */
+    assert_true(client_exchange_frame(port, "still here", 10, TK_PROMPT_MS, &reply));
+    assert_string_equal((char *)reply.data, "still here");
+    client_buffer_free(&reply);
+    server_counters c = counters_of(srv);
+    assert_int_equal(c.oversized, 2);
+    assert_int_equal(c.idle_timeouts, 1);
+    assert_int_equal(c.frames, 1);
+    server_stop(srv, NULL);
+    long leaked = totals().contexts - before.contexts;
+    print_message("leaked contexts: %ld\n", leaked);
+#if LEAK_FIXED
+    assert_int_equal(leaked, 0);
+#endif
+}
+
+#if LEAK_FIXED
+/* Clients that talk frames while the storm goes on: every reply must be their own. */
+typedef struct talker {
+    unsigned short port;
+    volatile LONG *storm_done;
+    unsigned seed;
+    long frames, wrong;
+} talker;
+
+static DWORD WINAPI talk_until_storm_ends(void *argument)
+{
+    talker *t = argument;
+    unsigned char payload[512];
+    while (!InterlockedCompareExchange(t->storm_done, 0, 0)) {
+        size_t length = 1 + (t->seed++ % sizeof payload);
+        tk_fill_pattern(payload, length, t->seed);
+        client_buffer reply;
+        bool ok = client_exchange_frame(t->port, payload, length, TK_PROMPT_MS, &reply);
+        if (ok && reply.length == length && memcmp(reply.data, payload, length) == 0)
+            t->frames++;
+        else
+            t->wrong++;
+        client_buffer_free(&reply);
+    }
+    return 0;
+}
+
+static void twenty_thousand_resets_beside_framed_clients_leak_nothing(void **state)
+{
+    (void)state;
+    registry_totals before = totals();
+    server *srv = start(0, 4096);
+    volatile LONG storm_done = 0;
+    talker talkers[2] = {{server_port(srv), &storm_done, 1, 0, 0},
+                         {server_port(srv), &storm_done, 1000, 0, 0}};
+    HANDLE threads[2];
+    for (int i = 0; i < 2; i++) {
+        threads[i] = CreateThread(NULL, 0, talk_until_storm_ends, &talkers[i], 0, NULL);
+        assert_non_null(threads[i]);
+    }
+    long resets = run_storm(server_port(srv), 20000, 1, 4000);
+    InterlockedExchange(&storm_done, 1);
+    assert_int_equal(WaitForMultipleObjects(2, threads, TRUE, 30000), WAIT_OBJECT_0);
+    for (int i = 0; i < 2; i++)
+        CloseHandle(threads[i]);
+    long talked = talkers[0].frames + talkers[1].frames;
+    wait_until_ended(srv, resets + talked, 30000);
+    server_counters c;
+    server_stop(srv, &c);
+    long leaked = totals().contexts - before.contexts;
+    print_message("resets=%ld frames=%ld immediate_failures=%ld leaked=%ld\n", resets, talked,
+                  c.immediate_failures, leaked);
+    assert_int_equal(talkers[0].wrong + talkers[1].wrong, 0);
+    assert_true(talked > 0);
+    assert_int_equal(c.frames, talked);
+    assert_int_equal(leaked, 0);
+}
+#endif
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(a_storm_of_1000_resets_leaks_in_06_and_not_in_07),
+        cmocka_unit_test(frames_of_every_size_come_back_byte_exact),
+        cmocka_unit_test(an_idle_connection_is_closed_and_its_aborted_receive_freed),
+        cmocka_unit_test(garbage_http_and_idle_clients_are_survived_and_counted),
+#if LEAK_FIXED
+        cmocka_unit_test(twenty_thousand_resets_beside_framed_clients_leak_nothing),
+#endif
+    };
+    return cmocka_run_group_tests_name("server", tests, tk_winsock_up, tk_winsock_down);
+}
