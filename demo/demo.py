@@ -177,10 +177,33 @@ class Table:
         self.drawn = len(lines)
 
 
-def start_storm(program, port, resets, seconds):
-    rate = max(1, round(resets / max(1, seconds - 5)))
-    return program.start("reset-storm", "--port", str(port), "--count", str(resets),
-                         "--rate", str(rate), "--parallel", "2")
+class Storm:
+    """The probes: every second a burst of connections, each reset at once by the project's
+    reset-storm program, until `resets` connections have been reset. Bursts at full speed
+    hit the failing path more often under Wine than a slow trickle (see chapter 6)."""
+
+    def __init__(self, program, port, resets, seconds):
+        self.program = program
+        self.port = port
+        self.left = resets
+        self.per_burst = max(1, -(-resets // max(1, seconds - 5)))  # done 5 s before the end
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self):
+        while self.left > 0 and not self.stopping.is_set():
+            burst = min(self.per_burst, self.left)
+            process = self.program.start("reset-storm", "--port", str(self.port), "--count",
+                                         str(burst), "--rate", "0", "--parallel", "2")
+            process.communicate(timeout=60)
+            self.left -= burst
+            self.stopping.wait(1)  # the probes' period
+
+    def stop(self, wait):
+        if not wait:
+            self.stopping.set()
+        self.thread.join(120)
 
 
 def write_csv(servers, path):
@@ -230,8 +253,9 @@ def verdict(servers, resets):
             continue
         contexts, size = server.leaked
         if contexts:
-            lines.append(f"step {server.step} leaked {contexts} contexts ({size:,} bytes) "
-                         f"after {resets} resets: {size / resets:.0f} bytes per probe")
+            lines.append(f"step {server.step} leaked {contexts} contexts ({size:,} bytes, "
+                         f"{size // contexts:,} each) after {resets} resets: "
+                         f"{size / resets:,.0f} bytes per probe on average")
         else:
             lines.append(f"step {server.step} leaked nothing after {resets} resets")
     machine = "; ".join(f"{s.step} leaked={s.leaked[0] if s.leaked else -1} "
@@ -241,8 +265,8 @@ def verdict(servers, resets):
 
 def main():
     parser = argparse.ArgumentParser(description="step 06 and step 07 side by side")
-    parser.add_argument("--resets", type=int, default=600, help="reset connections per server (default 600)")
-    parser.add_argument("--seconds", type=int, default=40, help="how long the traffic runs (default 40)")
+    parser.add_argument("--resets", type=int, default=3000, help="reset connections per server (default 3000)")
+    parser.add_argument("--seconds", type=int, default=30, help="how long the traffic runs (default 30)")
     parser.add_argument("--bin", default=str(ROOT / "build" / "mingw-wine" / "bin"),
                         help="where the built programs are")
     parser.add_argument("--out", default=None, help="where the CSV and PNG go (default: <bin>/../demo)")
@@ -262,7 +286,7 @@ def main():
     print(f"step 06 (the leak) on port {servers[0].port}, step 07 (the fix) on port {servers[1].port}; "
           f"{args.resets} resets and 3 frame clients each, for about {args.seconds} s (Ctrl-C stops early)",
           flush=True)
-    storms = [start_storm(program, s.port, args.resets, args.seconds) for s in servers]
+    storms = [Storm(program, s.port, args.resets, args.seconds) for s in servers]
     clients = [FrameClients(s.port) for s in servers]
     table = Table(servers, sys.stdout.isatty() and not args.plain)
     started = time.monotonic()
@@ -271,11 +295,11 @@ def main():
             time.sleep(1)  # the refresh period of the table
             table.show(time.monotonic() - started)
         for storm in storms:
-            storm.wait(60)
+            storm.stop(wait=True)
     except KeyboardInterrupt:
         print("\ndemo: stopping early")
         for storm in storms:
-            storm.terminate()
+            storm.stop(wait=False)
     finally:
         for client in clients:
             client.stop()
