@@ -16,3 +16,6 @@ execute_process(COMMAND x86_64-w64-mingw32-gcc -print-libgcc-file-name
 get_filename_component(libgcc_dir "${libgcc}" DIRECTORY)
 set(CMAKE_EXE_LINKER_FLAGS_INIT "-static -L${libgcc_dir}")
 set(CMAKE_SHARED_LINKER_FLAGS_INIT "-L${libgcc_dir}")
+# MSVC's /W4 warns about implicit narrowing (C4244, C4267), which GCC's -Wall does not: this
+# build catches it on Linux.
+set(CMAKE_C_FLAGS_INIT "-Wconversion -Wno-sign-conversion -Wshorten-64-to-32")
