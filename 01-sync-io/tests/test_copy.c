@@ -6,12 +6,17 @@
 #include "copy.h"
 #include "tutorial/testkit.h"
 
-/* A fresh, empty file in the temporary folder; its name goes to path. */
-static void temp_file(char path[MAX_PATH])
+/* Two fresh, empty temporary files: the source and the destination of a copy. */
+static void temp_files(char from[MAX_PATH], char to[MAX_PATH])
 {
-    char folder[MAX_PATH];
-    assert_true(GetTempPathA(MAX_PATH, folder) > 0);
-    assert_true(GetTempFileNameA(folder, "s01", 0, path) != 0);
+    tk_temp_file(from);
+    tk_temp_file(to);
+}
+
+static void delete_files(const char *from, const char *to)
+{
+    DeleteFileA(from);
+    DeleteFileA(to);
 }
 
 static void write_file(const char *path, const unsigned char *data, DWORD length)
@@ -49,8 +54,7 @@ static void a_multi_megabyte_file_is_copied_byte_exact(void **state)
     assert_non_null(original);
     tk_fill_pattern(original, size, 7);
     char from[MAX_PATH], to[MAX_PATH];
-    temp_file(from);
-    temp_file(to);
+    temp_files(from, to);
     write_file(from, original, size);
 
     copy_result result;
@@ -63,8 +67,7 @@ static void a_multi_megabyte_file_is_copied_byte_exact(void **state)
     assert_memory_equal(copy, original, size);
     free(copy);
     free(original);
-    DeleteFileA(from);
-    DeleteFileA(to);
+    delete_files(from, to);
 }
 
 /* One ReadFile per full chunk, one for the rest, and one more that returns 0 bytes: the
@@ -77,8 +80,7 @@ static void the_copy_takes_one_read_per_chunk_plus_the_end_of_file_read(void **s
     unsigned char original[size];
     tk_fill_pattern(original, size, 3);
     char from[MAX_PATH], to[MAX_PATH];
-    temp_file(from);
-    temp_file(to);
+    temp_files(from, to);
     write_file(from, original, size);
 
     copy_result result;
@@ -88,16 +90,14 @@ static void the_copy_takes_one_read_per_chunk_plus_the_end_of_file_read(void **s
     assert_int_equal(copy_file(from, to, 1000, &result), ERROR_SUCCESS);
     assert_int_equal(result.reads, 10 + 1);
     assert_int_equal(result.writes, 10);
-    DeleteFileA(from);
-    DeleteFileA(to);
+    delete_files(from, to);
 }
 
 static void an_empty_file_copies_to_an_empty_file(void **state)
 {
     (void)state;
     char from[MAX_PATH], to[MAX_PATH];
-    temp_file(from);
-    temp_file(to);
+    temp_files(from, to);
     write_file(to, (const unsigned char *)"old contents", 12); /* replaced by the copy */
 
     copy_result result;
@@ -107,22 +107,30 @@ static void an_empty_file_copies_to_an_empty_file(void **state)
     DWORD length = 99;
     free(read_file(to, &length));
     assert_int_equal(length, 0);
-    DeleteFileA(from);
-    DeleteFileA(to);
+    delete_files(from, to);
 }
 
 static void copying_a_missing_file_fails_with_file_not_found_and_creates_nothing(void **state)
 {
     (void)state;
     char from[MAX_PATH], to[MAX_PATH];
-    temp_file(from);
-    temp_file(to);
-    DeleteFileA(from);
-    DeleteFileA(to);
+    temp_files(from, to);
+    delete_files(from, to);
 
     copy_result result;
     assert_int_equal(copy_file(from, to, COPY_DEFAULT_CHUNK, &result), ERROR_FILE_NOT_FOUND);
     assert_int_equal(GetFileAttributesA(to), INVALID_FILE_ATTRIBUTES);
+}
+
+/* A new temporary file (its name goes to path) that holds contents, opened for reading on
+ * a synchronous handle. */
+static HANDLE open_temp_file_holding(char path[MAX_PATH], const char *contents)
+{
+    tk_temp_file(path);
+    write_file(path, (const unsigned char *)contents, (DWORD)strlen(contents));
+    HANDLE file = CreateFileA(path, GENERIC_READ, 0, NULL, OPEN_EXISTING, 0, NULL);
+    assert_true(file != INVALID_HANDLE_VALUE);
+    return file;
 }
 
 /* Microsoft's ReadFile documentation: on a synchronous handle, reading at the end of a
@@ -131,10 +139,7 @@ static void a_synchronous_read_at_the_end_of_a_file_succeeds_with_zero_bytes(voi
 {
     (void)state;
     char path[MAX_PATH];
-    temp_file(path);
-    write_file(path, (const unsigned char *)"abc", 3);
-    HANDLE file = CreateFileA(path, GENERIC_READ, 0, NULL, OPEN_EXISTING, 0, NULL);
-    assert_true(file != INVALID_HANDLE_VALUE);
+    HANDLE file = open_temp_file_holding(path, "abc");
     char buffer[16];
     DWORD got = 99;
     assert_true(ReadFile(file, buffer, (DWORD)sizeof buffer, &got, NULL));
@@ -153,10 +158,7 @@ static void a_synchronous_handle_reads_on_from_where_the_last_read_stopped(void 
 {
     (void)state;
     char path[MAX_PATH];
-    temp_file(path);
-    write_file(path, (const unsigned char *)"0123456789", 10);
-    HANDLE file = CreateFileA(path, GENERIC_READ, 0, NULL, OPEN_EXISTING, 0, NULL);
-    assert_true(file != INVALID_HANDLE_VALUE);
+    HANDLE file = open_temp_file_holding(path, "0123456789");
     char buffer[4];
     DWORD got = 0;
     assert_true(ReadFile(file, buffer, 4, &got, NULL));

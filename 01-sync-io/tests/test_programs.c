@@ -56,10 +56,9 @@ static void the_copy_program_rejects_a_missing_destination_with_status_2(void **
 static void the_copy_program_copies_a_file_and_says_how(void **state)
 {
     (void)state;
-    char folder[MAX_PATH], from[MAX_PATH], to[MAX_PATH];
-    assert_true(GetTempPathA(MAX_PATH, folder) > 0);
-    assert_true(GetTempFileNameA(folder, "s01", 0, from) != 0);
-    assert_true(GetTempFileNameA(folder, "s01", 0, to) != 0);
+    char from[MAX_PATH], to[MAX_PATH];
+    tk_temp_file(from);
+    tk_temp_file(to);
     HANDLE file = CreateFileA(from, GENERIC_WRITE, 0, NULL, CREATE_ALWAYS, 0, NULL);
     assert_true(file != INVALID_HANDLE_VALUE);
     DWORD written = 0;

@@ -47,16 +47,15 @@ static void assert_echoes(SOCKET s, const unsigned char *payload, size_t length)
     free(reply);
 }
 
+static bool process_has_threads(void *expected)
+{
+    return process_stats_now().threads == *(const unsigned long *)expected;
+}
+
 /* The OS tells no one when a thread has gone, so this one polls, with a bound. */
 static bool process_threads_become(unsigned long expected)
 {
-    ULONGLONG deadline = GetTickCount64() + TK_PROMPT_MS;
-    while (process_stats_now().threads != expected) {
-        if (GetTickCount64() >= deadline)
-            return false;
-        Sleep(10);
-    }
-    return true;
+    return tk_wait_until(process_has_threads, &expected, TK_PROMPT_MS);
 }
 
 static void a_client_gets_its_bytes_back_and_then_the_server_closes(void **state)

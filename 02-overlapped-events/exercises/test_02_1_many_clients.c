@@ -3,27 +3,10 @@
  * refuses the 151st. Stopping frees every client. */
 #include <string.h>
 
-#include "server.h"
+#include "support.h"
 #include "tutorial/net.h"
-#include "tutorial/testkit.h"
 
 enum { CLIENTS = 150, MESSAGE = 100 };
-
-static server *start_for_many(void)
-{
-    server_config config = {0, CLIENTS};
-    server *srv = server_start(&config);
-    assert_non_null(srv);
-    return srv;
-}
-
-static SOCKET connect_client(server *srv)
-{
-    SOCKET s = net_connect_loopback(server_port(srv));
-    assert_true(s != INVALID_SOCKET);
-    assert_true(net_set_recv_timeout(s, TK_PROMPT_MS));
-    return s;
-}
 
 /* Sends a pattern and expects the same bytes back; does not fail the test itself. */
 static bool echoed(SOCKET s, unsigned seed)
@@ -60,19 +43,10 @@ static void expect_server_full(SOCKET s)
     closesocket(s);
 }
 
-/* Half-closes and waits until the server closes too. */
-static void leave(SOCKET s)
-{
-    char byte;
-    assert_int_equal(shutdown(s, SD_SEND), 0);
-    assert_int_equal(recv(s, &byte, 1, 0), 0);
-    closesocket(s);
-}
-
 static void a_hundred_and_fifty_clients_are_echoed_at_once_and_the_next_is_refused(void **state)
 {
     (void)state;
-    server *srv = start_for_many();
+    server *srv = start_server(CLIENTS);
     SOCKET clients[CLIENTS];
     connect_and_echo_all(srv, clients);
     expect_server_full(connect_client(srv));
@@ -92,7 +66,7 @@ static void a_hundred_and_fifty_clients_are_echoed_at_once_and_the_next_is_refus
 static void stopping_frees_a_hundred_and_fifty_idle_clients(void **state)
 {
     (void)state;
-    server *srv = start_for_many();
+    server *srv = start_server(CLIENTS);
     SOCKET clients[CLIENTS];
     connect_and_echo_all(srv, clients); /* every one has a receive pending now */
     server_counters final;

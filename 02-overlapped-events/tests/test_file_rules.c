@@ -10,9 +10,7 @@
 /* Writes size pattern bytes to a new temporary file; its name goes to path. */
 static void make_file(char path[MAX_PATH], const unsigned char *data, size_t size)
 {
-    char folder[MAX_PATH];
-    assert_true(GetTempPathA(sizeof folder, folder) > 0);
-    assert_true(GetTempFileNameA(folder, "s02", 0, path) != 0);
+    tk_temp_file(path);
     FILE *f = fopen(path, "wb");
     assert_non_null(f);
     assert_int_equal(fwrite(data, 1, size, f), size);
@@ -101,10 +99,7 @@ static void write_four_bytes(HANDLE writer, const char *bytes)
  * so it watches the status the system writes into the OVERLAPPED, with a bound. */
 static void wait_until_complete(OVERLAPPED *overlapped)
 {
-    ULONGLONG deadline = GetTickCount64() + TK_PROMPT_MS;
-    while (!HasOverlappedIoCompleted(overlapped) && GetTickCount64() < deadline)
-        Sleep(1);
-    assert_true(HasOverlappedIoCompleted(overlapped));
+    assert_true(tk_wait_until_completed(overlapped, TK_PROMPT_MS));
 }
 
 static void waiting_on_the_handle_cannot_tell_which_of_two_reads_finished(void **state)

@@ -4,25 +4,8 @@
 #include <string.h>
 
 #include "client.h"
-#include "server.h"
+#include "support.h"
 #include "tutorial/net.h"
-#include "tutorial/testkit.h"
-
-static server *start(int max_clients)
-{
-    server_config config = {0, max_clients};
-    server *srv = server_start(&config);
-    assert_non_null(srv);
-    return srv;
-}
-
-static SOCKET connect_client(server *srv)
-{
-    SOCKET s = net_connect_loopback(server_port(srv));
-    assert_true(s != INVALID_SOCKET);
-    assert_true(net_set_recv_timeout(s, TK_PROMPT_MS));
-    return s;
-}
 
 /* Sends a pattern and reads the same bytes back. */
 static void echo_once(SOCKET s, unsigned seed, size_t size)
@@ -33,15 +16,6 @@ static void echo_once(SOCKET s, unsigned seed, size_t size)
     assert_true(net_send_all(s, sent, size));
     assert_true(net_recv_all(s, back, size));
     assert_memory_equal(back, sent, size);
-}
-
-/* Half-closes and waits until the server closes too: then its slot is free. */
-static void leave(SOCKET s)
-{
-    char byte;
-    assert_int_equal(shutdown(s, SD_SEND), 0);
-    assert_int_equal(recv(s, &byte, 1, 0), 0);
-    closesocket(s);
 }
 
 /* The refused client reads the message, then the end of the stream. */
@@ -58,7 +32,7 @@ static void expect_server_full(SOCKET s)
 static void sixty_two_clients_are_echoed_at_once_and_the_63rd_is_refused(void **state)
 {
     (void)state;
-    server *srv = start(0);
+    server *srv = start_server(0);
     SOCKET clients[SERVER_MAX_CLIENTS];
     for (int i = 0; i < SERVER_MAX_CLIENTS; i++)
         clients[i] = connect_client(srv);
@@ -82,7 +56,7 @@ static void sixty_two_clients_are_echoed_at_once_and_the_63rd_is_refused(void **
 static void a_slot_freed_by_a_leaving_client_serves_the_next_one(void **state)
 {
     (void)state;
-    server *srv = start(2);
+    server *srv = start_server(2);
     SOCKET a = connect_client(srv), b = connect_client(srv);
     echo_once(a, 1, 10);
     echo_once(b, 2, 10);
@@ -127,7 +101,7 @@ static void eight_clients_get_a_mebibyte_each_back_byte_exact(void **state)
 {
     (void)state;
     enum { count = 8 };
-    server *srv = start(0);
+    server *srv = start_server(0);
     exchange jobs[count];
     HANDLE threads[count];
     for (int i = 0; i < count; i++) {
@@ -149,7 +123,7 @@ static void eight_clients_get_a_mebibyte_each_back_byte_exact(void **state)
 static void a_client_that_resets_mid_echo_does_not_disturb_the_others(void **state)
 {
     (void)state;
-    server *srv = start(0);
+    server *srv = start_server(0);
     SOCKET steady = connect_client(srv);
     echo_once(steady, 1, 100);
     for (int i = 0; i < 10; i++) {
@@ -170,7 +144,7 @@ static void a_client_that_resets_mid_echo_does_not_disturb_the_others(void **sta
 static void stopping_with_idle_clients_ends_their_receives_and_frees_them(void **state)
 {
     (void)state;
-    server *srv = start(0);
+    server *srv = start_server(0);
     SOCKET idle[5];
     for (int i = 0; i < 5; i++) {
         idle[i] = connect_client(srv);

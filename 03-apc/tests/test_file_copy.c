@@ -8,16 +8,9 @@
 
 enum { QUIET_MS = 300 };
 
-static void temp_name(char path[MAX_PATH])
-{
-    char folder[MAX_PATH];
-    assert_true(GetTempPathA(sizeof folder, folder) > 0);
-    assert_true(GetTempFileNameA(folder, "s03", 0, path) != 0);
-}
-
 static void make_file(char path[MAX_PATH], const unsigned char *data, size_t size)
 {
-    temp_name(path);
+    tk_temp_file(path);
     FILE *f = fopen(path, "wb");
     assert_non_null(f);
     assert_int_equal(fwrite(data, 1, size, f), size);
@@ -47,7 +40,7 @@ static void a_file_is_copied_byte_exact_by_read_and_write_routines(void **state)
     tk_fill_pattern(data, size, 5);
     char from[MAX_PATH], to[MAX_PATH];
     make_file(from, data, size);
-    temp_name(to);
+    tk_temp_file(to);
 
     unsigned long routines = 0;
     assert_true(apc_copy_file(from, to, &routines));
@@ -68,7 +61,7 @@ static void copying_a_missing_file_fails_without_running_a_routine(void **state)
 {
     (void)state;
     char to[MAX_PATH];
-    temp_name(to);
+    tk_temp_file(to);
     unsigned long routines = 99;
     assert_false(apc_copy_file("C:\\no\\such\\file.bin", to, &routines));
     assert_int_equal(GetLastError(), ERROR_PATH_NOT_FOUND);

@@ -135,11 +135,21 @@ static void a_client_that_resets_mid_echo_does_not_disturb_the_others(void **sta
 /* The echo can reach the client a moment before the server's thread has run the send's
  * routine (which posts the next receive). Nothing outside the server can be awaited for
  * that, so this watches the counter, with a bound. */
+typedef struct routines_wait {
+    server *srv;
+    long count;
+} routines_wait;
+
+static bool routines_have_run(void *argument)
+{
+    const routines_wait *w = argument;
+    return server_counters_now(w->srv).routines_run >= w->count;
+}
+
 static void wait_for_routines(server *srv, long count)
 {
-    ULONGLONG deadline = GetTickCount64() + TK_PROMPT_MS;
-    while (server_counters_now(srv).routines_run < count && GetTickCount64() < deadline)
-        Sleep(1);
+    routines_wait w = {srv, count};
+    tk_wait_until(routines_have_run, &w, TK_PROMPT_MS);
     assert_int_equal(server_counters_now(srv).routines_run, count);
 }
 

@@ -76,14 +76,22 @@ static void burst_of_echoes(unsigned short port)
         closesocket(clients[i]);
 }
 
-static void a_batch_of_16_takes_more_than_one_packet_per_call_under_load(void **state)
+/* Runs the server with args through a burst of echoes to its clean exit; its report. */
+static dequeue_report report_after_a_burst(const char *args)
 {
-    (void)state;
     tk_process *p;
-    unsigned short port = start_server(&p, "--port 0 --seconds 3 --threads 1 --batch 16");
+    unsigned short port = start_server(&p, args);
     burst_of_echoes(port);
     expect_clean_exit(p);
     dequeue_report r = read_report(p);
+    tk_process_free(p);
+    return r;
+}
+
+static void a_batch_of_16_takes_more_than_one_packet_per_call_under_load(void **state)
+{
+    (void)state;
+    dequeue_report r = report_after_a_burst("--port 0 --seconds 3 --threads 1 --batch 16");
     if (r.largest < 2)
         fail_msg("expected at least one call to dequeue 2 or more packets under this load "
                  "(%d clients, one worker); the largest batch was %ld", CLIENTS, r.largest);
@@ -95,21 +103,15 @@ static void a_batch_of_16_takes_more_than_one_packet_per_call_under_load(void **
         fail_msg("expected at least %ld packets in fewer calls than packets; the server "
                  "counted %ld packets in %ld calls",
                  (long)CLIENTS * (2 * ROUNDS + 1), r.packets, r.calls);
-    tk_process_free(p);
 }
 
 static void a_batch_of_1_takes_one_packet_per_call(void **state)
 {
     (void)state;
-    tk_process *p;
-    unsigned short port = start_server(&p, "--port 0 --seconds 2 --threads 1 --batch 1");
-    burst_of_echoes(port);
-    expect_clean_exit(p);
-    dequeue_report r = read_report(p);
+    dequeue_report r = report_after_a_burst("--port 0 --seconds 2 --threads 1 --batch 1");
     if (r.largest != 1 || r.calls != r.packets)
         fail_msg("expected one packet per call with --batch 1; the server counted %ld "
                  "packets in %ld calls, at most %ld in one", r.packets, r.calls, r.largest);
-    tk_process_free(p);
 }
 
 /* server_stop posts one quit packet per worker. With batches, one worker may take several

@@ -16,19 +16,6 @@ typedef struct measured {
     DWORD error;
 } measured;
 
-/* Waits until the system has finished the operation: it stores the status in the
- * OVERLAPPED's Internal field before it queues the packet (HasOverlappedIoCompleted reads
- * it). Returns false after timeout_ms. */
-static bool wait_until_finished(const OVERLAPPED *overlapped, DWORD timeout_ms)
-{
-    for (DWORD waited = 0; waited < timeout_ms; waited += 5) {
-        if (HasOverlappedIoCompleted(overlapped))
-            return true;
-        Sleep(5);
-    }
-    return false;
-}
-
 static measured run_scenario(void)
 {
     SOCKET client, server;
@@ -47,7 +34,7 @@ static measured run_scenario(void)
     assert_int_equal(WSAGetLastError(), WSA_IO_PENDING);
 
     assert_true(net_send_all(client, "hello", 5));
-    if (!wait_until_finished(&overlapped, TK_PROMPT_MS))
+    if (!tk_wait_until_completed(&overlapped, TK_PROMPT_MS))
         fail_msg("expected the receive to finish within %d ms of the client's send; it "
                  "was still pending", TK_PROMPT_MS);
 

@@ -49,6 +49,22 @@ static void associate(SOCKET s, HANDLE port)
     assert_true(CreateIoCompletionPort((HANDLE)s, port, SOCKET_KEY, 0) == port);
 }
 
+/* A connected loopback pair whose server side is associated with a new port. */
+static HANDLE pair_on_new_port(SOCKET *client, SOCKET *server)
+{
+    tk_socket_pair(client, server);
+    HANDLE port = new_port();
+    associate(*server, port);
+    return port;
+}
+
+static void close_all(SOCKET client, SOCKET server, HANDLE port)
+{
+    closesocket(client);
+    closesocket(server);
+    CloseHandle(port);
+}
+
 /* Posts a receive into buffer; returns WSARecv's result (0 or SOCKET_ERROR) and the error
  * in *error (0 when it succeeded). */
 static int start_receive(SOCKET s, char *buffer, ULONG size, OVERLAPPED *overlapped, int *error)
@@ -69,23 +85,13 @@ static void start_pending_receive(SOCKET s, char *buffer, ULONG size, OVERLAPPED
     assert_int_equal(error, WSA_IO_PENDING);
 }
 
-static void assert_no_packet(HANDLE port)
-{
-    dequeued d = dequeue(port, NO_PACKET_MS);
-    assert_false(d.ok);
-    assert_int_equal(d.error, WAIT_TIMEOUT);
-    assert_null(d.overlapped); /* written: NULL, not the sentinel */
-}
-
 /* ---- the four outcomes of GetQueuedCompletionStatus ----------------------------------- */
 
 static void a_completed_receive_dequeues_as_true_with_its_overlapped_key_and_bytes(void **state)
 {
     (void)state;
     SOCKET client, server;
-    tk_socket_pair(&client, &server);
-    HANDLE port = new_port();
-    associate(server, port);
+    HANDLE port = pair_on_new_port(&client, &server);
     char buffer[16];
     OVERLAPPED overlapped;
     start_pending_receive(server, buffer, sizeof buffer, &overlapped);
@@ -97,9 +103,7 @@ static void a_completed_receive_dequeues_as_true_with_its_overlapped_key_and_byt
     assert_int_equal(d.key, SOCKET_KEY);
     assert_int_equal(d.bytes, 5);
     assert_memory_equal(buffer, "hello", 5);
-    closesocket(client);
-    closesocket(server);
-    CloseHandle(port);
+    close_all(client, server, port);
 }
 
 static void a_cancelled_receive_dequeues_as_false_with_its_overlapped_and_operation_aborted(
@@ -107,9 +111,7 @@ static void a_cancelled_receive_dequeues_as_false_with_its_overlapped_and_operat
 {
     (void)state;
     SOCKET client, server;
-    tk_socket_pair(&client, &server);
-    HANDLE port = new_port();
-    associate(server, port);
+    HANDLE port = pair_on_new_port(&client, &server);
     char buffer[16];
     OVERLAPPED overlapped;
     start_pending_receive(server, buffer, sizeof buffer, &overlapped);
@@ -120,9 +122,7 @@ static void a_cancelled_receive_dequeues_as_false_with_its_overlapped_and_operat
     assert_ptr_equal(d.overlapped, &overlapped); /* the I/O failed, the port did not */
     assert_int_equal(d.error, ERROR_OPERATION_ABORTED);
     assert_int_equal(d.bytes, 0);
-    closesocket(client);
-    closesocket(server);
-    CloseHandle(port);
+    close_all(client, server, port);
 }
 
 static void an_empty_port_times_out_as_false_with_a_null_overlapped_and_wait_timeout(void **state)
@@ -192,9 +192,7 @@ static void an_immediate_success_still_queues_a_packet(void **state)
 {
     (void)state;
     SOCKET client, server;
-    tk_socket_pair(&client, &server);
-    HANDLE port = new_port();
-    associate(server, port);
+    HANDLE port = pair_on_new_port(&client, &server);
     assert_true(net_send_all(client, "ready", 5));
     tk_wait_readable(server, TK_PROMPT_MS); /* the bytes are there before we ask */
 
@@ -208,11 +206,9 @@ static void an_immediate_success_still_queues_a_packet(void **state)
     assert_true(d.ok);
     assert_ptr_equal(d.overlapped, &overlapped);
     assert_int_equal(d.bytes, 5);
-    assert_no_packet(port); /* exactly one */
+    tk_assert_no_completion(port, NO_PACKET_MS); /* exactly one */
     /* snippet:end immediate_success_test */
-    closesocket(client);
-    closesocket(server);
-    CloseHandle(port);
+    close_all(client, server, port);
 }
 
 static void skip_completion_port_on_success_removes_the_packet_of_an_immediate_success(
@@ -220,9 +216,7 @@ static void skip_completion_port_on_success_removes_the_packet_of_an_immediate_s
 {
     (void)state;
     SOCKET client, server;
-    tk_socket_pair(&client, &server);
-    HANDLE port = new_port();
-    associate(server, port);
+    HANDLE port = pair_on_new_port(&client, &server);
     assert_true(SetFileCompletionNotificationModes((HANDLE)server,
                                                    FILE_SKIP_COMPLETION_PORT_ON_SUCCESS));
     assert_true(net_send_all(client, "ready", 5));
@@ -233,7 +227,8 @@ static void skip_completion_port_on_success_removes_the_packet_of_an_immediate_s
     int error = -1;
     assert_int_equal(start_receive(server, buffer, sizeof buffer, &overlapped, &error), 0);
     assert_memory_equal(buffer, "ready", 5);
-    assert_no_packet(port); /* the caller handles the result right where it called */
+    /* No packet: the caller handles the result right where it called. */
+    tk_assert_no_completion(port, NO_PACKET_MS);
 
     /* A receive that goes pending still completes through the port. */
     start_pending_receive(server, buffer, sizeof buffer, &overlapped);
@@ -241,9 +236,7 @@ static void skip_completion_port_on_success_removes_the_packet_of_an_immediate_s
     dequeued d = dequeue(port, TK_PROMPT_MS);
     assert_true(d.ok);
     assert_ptr_equal(d.overlapped, &overlapped);
-    closesocket(client);
-    closesocket(server);
-    CloseHandle(port);
+    close_all(client, server, port);
 }
 
 /* snippet:begin immediate_failure_test */
@@ -251,9 +244,7 @@ static void an_immediate_failure_queues_no_packet(void **state)
 {
     (void)state;
     SOCKET client, server;
-    tk_socket_pair(&client, &server);
-    HANDLE port = new_port();
-    associate(server, port);
+    HANDLE port = pair_on_new_port(&client, &server);
     net_hard_reset(client);
     tk_wait_readable(server, TK_PROMPT_MS); /* the reset has arrived */
 
@@ -261,7 +252,8 @@ static void an_immediate_failure_queues_no_packet(void **state)
     WSABUF wsabuf = {4, "ping"};
     assert_int_equal(WSASend(server, &wsabuf, 1, NULL, 0, &overlapped, NULL), SOCKET_ERROR);
     assert_int_equal(WSAGetLastError(), WSAECONNRESET); /* not WSA_IO_PENDING */
-    assert_no_packet(port); /* so whoever allocated the context must free it now */
+    /* No packet, so whoever allocated the context must free it now. */
+    tk_assert_no_completion(port, NO_PACKET_MS);
     /* snippet:end immediate_failure_test */
     closesocket(server);
     CloseHandle(port);
@@ -273,9 +265,7 @@ static void closing_the_socket_ends_its_pending_receive_with_a_failed_packet(voi
 {
     (void)state;
     SOCKET client, server;
-    tk_socket_pair(&client, &server);
-    HANDLE port = new_port();
-    associate(server, port);
+    HANDLE port = pair_on_new_port(&client, &server);
     char buffer[16];
     OVERLAPPED overlapped;
     start_pending_receive(server, buffer, sizeof buffer, &overlapped);
@@ -299,9 +289,7 @@ static void cancel_io_ex_with_nothing_pending_queues_no_packet(void **state)
 {
     (void)state;
     SOCKET client, server;
-    tk_socket_pair(&client, &server);
-    HANDLE port = new_port();
-    associate(server, port);
+    HANDLE port = pair_on_new_port(&client, &server);
     SetLastError(0);
     BOOL cancelled = CancelIoEx((HANDLE)server, NULL);
     DWORD error = GetLastError();
@@ -309,10 +297,8 @@ static void cancel_io_ex_with_nothing_pending_queues_no_packet(void **state)
                   (unsigned long)error);
     if (!cancelled)
         assert_int_equal(error, ERROR_NOT_FOUND);
-    assert_no_packet(port);
-    closesocket(client);
-    closesocket(server);
-    CloseHandle(port);
+    tk_assert_no_completion(port, NO_PACKET_MS);
+    close_all(client, server, port);
 }
 
 int main(void)

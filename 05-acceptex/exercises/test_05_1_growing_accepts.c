@@ -75,14 +75,21 @@ static void burst_of_clients(unsigned short port)
                   (unsigned long)(GetTickCount() - start));
 }
 
+/* Runs the server with args through a burst of clients; the accepts waiting at the end. */
+static long accepts_after_a_burst(const char *args)
+{
+    tk_process *p;
+    unsigned short port = start_server(&p, args);
+    burst_of_clients(port);
+    long accepts = accepts_at_the_end(p, CLIENTS);
+    tk_process_free(p);
+    return accepts;
+}
+
 static void a_burst_makes_one_accept_grow_to_several(void **state)
 {
     (void)state;
-    tk_process *p;
-    unsigned short port =
-        start_server(&p, "--port 0 --seconds 3 --threads 2 --accepts 1 --max-accepts 16");
-    burst_of_clients(port);
-    long accepts = accepts_at_the_end(p, CLIENTS);
+    long accepts = accepts_after_a_burst("--port 0 --seconds 3 --threads 2 --accepts 1 --max-accepts 16");
     if (accepts < 2)
         fail_msg("expected the burst of %d clients to make the server post more AcceptEx "
                  "calls than the one it started with; %ld were waiting at the end",
@@ -90,22 +97,16 @@ static void a_burst_makes_one_accept_grow_to_several(void **state)
     if (accepts > 16)
         fail_msg("expected at most 16 accepts (--max-accepts 16); %ld were waiting at the "
                  "end", accepts);
-    tk_process_free(p);
 }
 
 /* Uncapped, this burst makes the accepts grow past 2 (we measured 3 under Wine 8). */
 static void the_accepts_never_grow_past_the_maximum(void **state)
 {
     (void)state;
-    tk_process *p;
-    unsigned short port =
-        start_server(&p, "--port 0 --seconds 3 --threads 2 --accepts 1 --max-accepts 2");
-    burst_of_clients(port);
-    long accepts = accepts_at_the_end(p, CLIENTS);
+    long accepts = accepts_after_a_burst("--port 0 --seconds 3 --threads 2 --accepts 1 --max-accepts 2");
     if (accepts != 2)
         fail_msg("expected exactly 2 accepts at the end with --accepts 1 --max-accepts 2 "
                  "after a burst; %ld were waiting", accepts);
-    tk_process_free(p);
 }
 
 static void without_clients_the_accepts_stay_as_many_as_at_the_start(void **state)

@@ -7,8 +7,8 @@
 #include <string.h>
 
 #include "buggy_acceptor.h"
+#include "support.h"
 #include "tutorial/net.h"
-#include "tutorial/testkit.h"
 
 enum { NO_PACKET_MS = 300, ACCEPTS = 3 };
 
@@ -23,21 +23,10 @@ typedef struct fixture {
 static fixture set_up(void)
 {
     fixture f;
-    f.listener = net_listen_loopback(0, &f.port_number);
-    assert_true(f.listener != INVALID_SOCKET);
-    f.port = CreateIoCompletionPort(INVALID_HANDLE_VALUE, NULL, 0, 0);
-    assert_non_null(f.port);
-    assert_true(CreateIoCompletionPort((HANDLE)f.listener, f.port, 0, 0) == f.port);
+    f.listener = listen_on_new_port(&f.port_number, &f.port, 0);
     f.acceptor = acceptor_new(f.listener);
     assert_non_null(f.acceptor);
     return f;
-}
-
-static SOCKET new_socket(void)
-{
-    SOCKET s = WSASocketW(AF_INET, SOCK_STREAM, IPPROTO_TCP, NULL, 0, WSA_FLAG_OVERLAPPED);
-    assert_true(s != INVALID_SOCKET);
-    return s;
 }
 
 static acceptor_counters counters_of(const fixture *f)
@@ -66,7 +55,7 @@ static void an_accept_ex_that_fails_at_once_is_counted_and_its_context_freed(voi
     fixture f = set_up();
     int posted = 0;
     for (int i = 0; i < ACCEPTS; i++) {
-        SOCKET gone = new_socket();
+        SOCKET gone = new_overlapped_socket();
         closesocket(gone); /* not a socket any more: AcceptEx fails at once */
         posted += acceptor_post(f.acceptor, gone);
     }
@@ -95,7 +84,7 @@ static void accepts_on_a_listening_socket_are_pending_and_complete_once(void **s
     fixture f = set_up();
     int posted = 0;
     for (int i = 0; i < ACCEPTS; i++)
-        posted += acceptor_post(f.acceptor, new_socket());
+        posted += acceptor_post(f.acceptor, new_overlapped_socket());
     acceptor_counters c = counters_of(&f);
     if (posted != ACCEPTS || c.pending != ACCEPTS || c.failed_at_once != 0)
         fail_msg("expected %d AcceptEx calls pending on a listening socket, none failed; "

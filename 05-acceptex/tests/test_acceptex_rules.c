@@ -5,8 +5,8 @@
 #include <mswsock.h>
 #include <string.h>
 
+#include "support.h"
 #include "tutorial/net.h"
-#include "tutorial/testkit.h"
 
 enum {
     ADDRESS_LENGTH = sizeof(struct sockaddr_in) + 16,
@@ -50,14 +50,6 @@ static dequeued dequeue(HANDLE port, DWORD timeout_ms)
     return d;
 }
 
-static void assert_no_packet(HANDLE port)
-{
-    dequeued d = dequeue(port, NO_PACKET_MS);
-    assert_false(d.ok);
-    assert_int_equal(d.error, WAIT_TIMEOUT);
-    assert_null(d.overlapped);
-}
-
 /* snippet:begin lookup_test */
 /* Writes the function's address into *function (a function pointer variable). */
 static void load_extension(SOCKET s, GUID id, void *function, size_t size)
@@ -72,11 +64,7 @@ static void load_extension(SOCKET s, GUID id, void *function, size_t size)
 static fixture set_up(void)
 {
     fixture f;
-    f.listener = net_listen_loopback(0, &f.port_number);
-    assert_true(f.listener != INVALID_SOCKET);
-    f.port = CreateIoCompletionPort(INVALID_HANDLE_VALUE, NULL, 0, 0);
-    assert_non_null(f.port);
-    assert_true(CreateIoCompletionPort((HANDLE)f.listener, f.port, LISTENER_KEY, 0) == f.port);
+    f.listener = listen_on_new_port(&f.port_number, &f.port, LISTENER_KEY);
     GUID accept_ex = WSAID_ACCEPTEX, get_sockaddrs = WSAID_GETACCEPTEXSOCKADDRS;
     load_extension(f.listener, accept_ex, &f.accept_ex, sizeof f.accept_ex);
     load_extension(f.listener, get_sockaddrs, &f.get_sockaddrs, sizeof f.get_sockaddrs);
@@ -88,13 +76,6 @@ static void tear_down(fixture *f)
     if (f->listener != INVALID_SOCKET)
         closesocket(f->listener);
     CloseHandle(f->port);
-}
-
-static SOCKET new_overlapped_socket(void)
-{
-    SOCKET s = WSASocketW(AF_INET, SOCK_STREAM, IPPROTO_TCP, NULL, 0, WSA_FLAG_OVERLAPPED);
-    assert_true(s != INVALID_SOCKET);
-    return s;
 }
 
 /* Posts AcceptEx and expects it to be pending (nobody has connected yet). */
@@ -114,6 +95,23 @@ static SOCKET connect_client(fixture *f)
     SOCKET client = net_connect_loopback(f->port_number);
     assert_true(client != INVALID_SOCKET);
     return client;
+}
+
+/* A client connected and accepted by an AcceptEx without a receive buffer, whose packet
+ * has come. */
+static SOCKET accept_a_client(fixture *f, pending_accept *a)
+{
+    start_accept(f, a, 0);
+    SOCKET client = connect_client(f);
+    assert_true(dequeue(f->port, TK_PROMPT_MS).ok);
+    return client;
+}
+
+static void close_all(fixture *f, SOCKET client, pending_accept *a)
+{
+    closesocket(client);
+    closesocket(a->accepted);
+    tear_down(f);
 }
 
 static unsigned short local_port_of(SOCKET s)
@@ -144,9 +142,7 @@ static void an_accept_without_a_receive_buffer_completes_when_a_client_connects(
     assert_true(d.ok);
     assert_ptr_equal(d.overlapped, &a.overlapped);
     assert_int_equal(d.bytes, 0);
-    closesocket(client);
-    closesocket(a.accepted);
-    tear_down(&f);
+    close_all(&f, client, &a);
 }
 
 /* snippet:begin probe_trap_test */
@@ -160,7 +156,7 @@ static void an_accept_with_a_receive_buffer_waits_for_the_first_bytes(void **sta
 
     /* Connected, silent (a monitoring probe does exactly this): the accept stays pending,
      * and while it does, it is not waiting for anyone else. */
-    assert_no_packet(f.port);
+    tk_assert_no_completion(f.port, NO_PACKET_MS);
 
     assert_true(net_send_all(client, "hello", 5));
     dequeued d = dequeue(f.port, TK_PROMPT_MS);
@@ -169,9 +165,7 @@ static void an_accept_with_a_receive_buffer_waits_for_the_first_bytes(void **sta
     assert_int_equal(d.bytes, 5); /* the bytes received, in front of the addresses */
     assert_memory_equal(a.buffer, "hello", 5);
     /* snippet:end probe_trap_test */
-    closesocket(client);
-    closesocket(a.accepted);
-    tear_down(&f);
+    close_all(&f, client, &a);
 }
 
 static void the_addresses_come_from_get_accept_ex_sockaddrs(void **state)
@@ -179,9 +173,7 @@ static void the_addresses_come_from_get_accept_ex_sockaddrs(void **state)
     (void)state;
     fixture f = set_up();
     pending_accept a;
-    start_accept(&f, &a, 0);
-    SOCKET client = connect_client(&f);
-    assert_true(dequeue(f.port, TK_PROMPT_MS).ok);
+    SOCKET client = accept_a_client(&f, &a);
 
     struct sockaddr *local = NULL, *remote = NULL;
     int local_length = 0, remote_length = 0;
@@ -191,9 +183,7 @@ static void the_addresses_come_from_get_accept_ex_sockaddrs(void **state)
     assert_int_equal(local->sa_family, AF_INET);
     assert_int_equal(ntohs(((struct sockaddr_in *)remote)->sin_port), local_port_of(client));
     assert_int_equal(ntohs(((struct sockaddr_in *)local)->sin_port), f.port_number);
-    closesocket(client);
-    closesocket(a.accepted);
-    tear_down(&f);
+    close_all(&f, client, &a);
 }
 
 /* Microsoft's AcceptEx page: until SO_UPDATE_ACCEPT_CONTEXT is set, getpeername,
@@ -204,9 +194,7 @@ static void so_update_accept_context_gives_the_socket_its_peer(void **state)
     (void)state;
     fixture f = set_up();
     pending_accept a;
-    start_accept(&f, &a, 0);
-    SOCKET client = connect_client(&f);
-    assert_true(dequeue(f.port, TK_PROMPT_MS).ok);
+    SOCKET client = accept_a_client(&f, &a);
 
     struct sockaddr_in peer;
     int length = sizeof peer;
@@ -225,9 +213,7 @@ static void so_update_accept_context_gives_the_socket_its_peer(void **state)
     assert_int_equal(shutdown(a.accepted, SD_SEND), 0);
     char byte;
     assert_int_equal(recv(client, &byte, 1, 0), 0); /* the client sees the end */
-    closesocket(client);
-    closesocket(a.accepted);
-    tear_down(&f);
+    close_all(&f, client, &a);
 }
 
 static void a_client_already_waiting_is_taken_by_the_next_accept(void **state)
@@ -249,10 +235,8 @@ static void a_client_already_waiting_is_taken_by_the_next_accept(void **state)
     dequeued d = dequeue(f.port, TK_PROMPT_MS);
     assert_true(d.ok);
     assert_ptr_equal(d.overlapped, &a.overlapped);
-    assert_no_packet(f.port);
-    closesocket(client);
-    closesocket(a.accepted);
-    tear_down(&f);
+    tk_assert_no_completion(f.port, NO_PACKET_MS);
+    close_all(&f, client, &a);
 }
 
 /* snippet:begin bool_test */
@@ -271,7 +255,7 @@ static void an_immediate_failure_of_accept_ex_is_false_not_socket_error(void **s
     assert_int_equal(result, FALSE);
     assert_true(result != SOCKET_ERROR); /* a check against SOCKET_ERROR never sees this */
     assert_int_not_equal(error, ERROR_IO_PENDING);
-    assert_no_packet(f.port); /* failed at once: nothing will complete */
+    tk_assert_no_completion(f.port, NO_PACKET_MS); /* failed at once: nothing will complete */
     /* snippet:end bool_test */
     print_message("AcceptEx with a closed accept socket failed with %d\n", error);
     tear_down(&f);
@@ -306,7 +290,7 @@ static void closing_the_listener_aborts_every_pending_accept(void **state)
         assert_true(which >= 0 && !seen[which]); /* each accept completes exactly once */
         seen[which] = true;
     }
-    assert_no_packet(f.port);
+    tk_assert_no_completion(f.port, NO_PACKET_MS);
     for (int i = 0; i < accepts; i++)
         closesocket(a[i].accepted);
     tear_down(&f);

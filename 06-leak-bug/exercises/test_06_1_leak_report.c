@@ -2,49 +2,16 @@
  * pending receives are disposed by the idle timeout. What does step 06's leak report list?
  * The checker runs the scenario for real on step 06's socket objects and compares the
  * report with prediction_06_1.h. */
-#include <stdio.h>
-#include <string.h>
-
-#include "async_socket.h"
-#include "registry.h"
+#include "support.h"
 #include "tutorial/net.h"
-#include "tutorial/testkit.h"
 
 #include "prediction_06_1.h"
 
 enum { SENDS_FAILING = 3, RECEIVES_IDLE = 2, REPORT_SIZE = 2048 };
 
-static HANDLE port;
-
-static int set_up(void **state)
-{
-    port = CreateIoCompletionPort(INVALID_HANDLE_VALUE, NULL, 0, 0);
-    return port != NULL ? tk_winsock_up(state) : -1;
-}
-
-static int tear_down(void **state)
-{
-    CloseHandle(port);
-    return tk_winsock_down(state);
-}
-
-/* The server side of a loopback connection as an async_socket on the checker's port. */
-static async_socket *connected_socket(SOCKET *peer)
-{
-    SOCKET mine;
-    tk_socket_pair(peer, &mine);
-    async_socket *s = async_socket_wrap(mine, 4096, 0);
-    assert_non_null(s);
-    assert_true(async_socket_attach(s, port, 0));
-    return s;
-}
-
 static void send_on_a_reset_connection_then_dispose(void)
 {
-    SOCKET peer;
-    async_socket *s = connected_socket(&peer);
-    net_hard_reset(peer);
-    tk_wait_readable(s->handle, TK_PROMPT_MS); /* the reset has arrived */
+    async_socket *s = connection_reset_by_peer(); /* the reset has arrived */
     DWORD error = async_socket_send(s, 0, 1);
     if (error != WSAECONNRESET)
         fail_msg("expected the send on a reset connection to fail at once with WSAECONNRESET "
@@ -57,55 +24,19 @@ static void send_on_a_reset_connection_then_dispose(void)
 static void dispose_a_pending_receive_and_handle_its_packet(void)
 {
     SOCKET peer;
-    async_socket *s = connected_socket(&peer);
+    async_socket *s = connected_socket(&peer, 4096);
     io_context *in = s->in;
     assert_int_equal(async_socket_receive(s, 0, 16), 0);
     async_socket_dispose(s);
     DWORD bytes = 0;
     ULONG_PTR key = 0;
     OVERLAPPED *overlapped = NULL;
-    BOOL ok = GetQueuedCompletionStatus(port, &bytes, &key, &overlapped, TK_PROMPT_MS);
+    BOOL ok = GetQueuedCompletionStatus(test_port, &bytes, &key, &overlapped, TK_PROMPT_MS);
     if (overlapped != &in->overlapped)
         fail_msg("expected the aborted receive's packet within %d ms; none came",
                  TK_PROMPT_MS);
     context_complete(in, ok ? 0 : GetLastError());
     closesocket(peer);
-}
-
-/* The operation the report's context lines name: OP_NONE when it lists no context, -1
- * when its contexts show different operations. */
-static int operation_in_report(const char *report)
-{
-    int found = OP_NONE;
-    for (const char *line = strstr(report, " x context op="); line != NULL;
-         line = strstr(line + 1, " x context op=")) {
-        const char *name = line + strlen(" x context op=");
-        int operation = OP_NONE;
-        for (int op = OP_ACCEPT; op <= OP_SEND; op++) {
-            size_t length = strlen(operation_name((io_operation)op));
-            if (strncmp(name, operation_name((io_operation)op), length) == 0 &&
-                name[length] == ' ')
-                operation = op;
-        }
-        found = (found == OP_NONE || found == operation) ? operation : -1;
-    }
-    return found;
-}
-
-static void read_report(char *report, size_t size)
-{
-    FILE *file = tmpfile();
-    assert_non_null(file);
-    registry_print_report(file);
-    rewind(file);
-    size_t length = fread(report, 1, size - 1, file);
-    report[length] = '\0';
-    fclose(file);
-}
-
-static const char *name_of(int operation)
-{
-    return operation < 0 ? "several operations" : operation_name((io_operation)operation);
 }
 
 static void the_prediction_matches_the_leak_report(void **state)
@@ -144,8 +75,8 @@ static void the_prediction_matches_the_leak_report(void **state)
                  "socket object(s). Which of the five operations started in the kernel, and "
                  "which will never see a completion?",
                  predicted_contexts, predicted_sockets, predicted_contexts > 0 ? ", op=" : "",
-                 predicted_contexts > 0 ? name_of(predicted_operation) : "", contexts,
-                 contexts > 0 ? name_of(operation) : "-", sockets);
+                 predicted_contexts > 0 ? reported_operation_name(predicted_operation) : "",
+                 contexts, contexts > 0 ? reported_operation_name(operation) : "-", sockets);
 }
 
 int main(void)
@@ -153,5 +84,6 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(the_prediction_matches_the_leak_report),
     };
-    return cmocka_run_group_tests_name("exercise 06.1", tests, set_up, tear_down);
+    return cmocka_run_group_tests_name("exercise 06.1", tests, test_port_and_winsock_up,
+                                       test_port_and_winsock_down);
 }

@@ -35,15 +35,22 @@ static server_counters counters_of(server *srv)
 
 /* Waits, bounded, until `connections` connections have ended (each ends as a reset or an
  * orderly close; an accept that failed counts as a reset), so that the counters are final. */
+typedef struct ends_wait {
+    server *srv;
+    long connections;
+} ends_wait;
+
+static bool connections_have_ended(void *argument)
+{
+    const ends_wait *w = argument;
+    server_counters c = counters_of(w->srv);
+    return c.resets + c.closed >= w->connections;
+}
+
 static void wait_until_ended(server *srv, long connections, DWORD timeout_ms)
 {
-    ULONGLONG deadline = GetTickCount64() + timeout_ms;
-    for (;;) {
-        server_counters c = counters_of(srv);
-        if (c.resets + c.closed >= connections || GetTickCount64() > deadline)
-            break;
-        Sleep(20); /* polling a counter; the wait itself is bounded */
-    }
+    ends_wait w = {srv, connections};
+    tk_wait_until(connections_have_ended, &w, timeout_ms); /* the counters are checked after */
 }
 
 static long run_storm(unsigned short port, long count, int parallel, int rate)

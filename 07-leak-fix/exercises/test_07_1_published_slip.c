@@ -1,41 +1,11 @@
 /* Checker of exercise 07.1 (predict): what the published fix's slip does, measured on the
  * step07_slip variant of the library (built with PUBLISHED_FIX_SLIP) and compared with
  * prediction_07_1.h. */
-#include <stdio.h>
-#include <string.h>
-
-#include "async_socket.h"
-#include "registry.h"
-#include "tutorial/net.h"
-#include "tutorial/testkit.h"
+#include "support.h"
 
 #include "prediction_07_1.h"
 
 enum { RECEIVES_FAILING = 3, REPORT_SIZE = 2048 };
-
-static HANDLE port;
-
-static int set_up(void **state)
-{
-    port = CreateIoCompletionPort(INVALID_HANDLE_VALUE, NULL, 0, 0);
-    return port != NULL ? tk_winsock_up(state) : -1;
-}
-
-static int tear_down(void **state)
-{
-    CloseHandle(port);
-    return tk_winsock_down(state);
-}
-
-static async_socket *connected_socket(SOCKET *peer, DWORD buffer_size)
-{
-    SOCKET mine;
-    tk_socket_pair(peer, &mine);
-    async_socket *s = async_socket_wrap(mine, buffer_size, 0);
-    assert_non_null(s);
-    assert_true(async_socket_attach(s, port, 0));
-    return s;
-}
 
 static void fail_a_receive_at_once(async_socket *s)
 {
@@ -45,42 +15,6 @@ static void fail_a_receive_at_once(async_socket *s)
         fail_msg("expected the receive after shutdown(SD_RECEIVE) to fail at once with "
                  "WSAESHUTDOWN (10058), as the scenario says; it returned %lu",
                  (unsigned long)error);
-}
-
-/* The operation the report's context lines name: OP_NONE when it lists no context, -1
- * when its contexts show different operations. */
-static int operation_in_report(const char *report)
-{
-    int found = OP_NONE;
-    for (const char *line = strstr(report, " x context op="); line != NULL;
-         line = strstr(line + 1, " x context op=")) {
-        const char *name = line + strlen(" x context op=");
-        int operation = OP_NONE;
-        for (int op = OP_ACCEPT; op <= OP_SEND; op++) {
-            size_t length = strlen(operation_name((io_operation)op));
-            if (strncmp(name, operation_name((io_operation)op), length) == 0 &&
-                name[length] == ' ')
-                operation = op;
-        }
-        found = (found == OP_NONE || found == operation) ? operation : -1;
-    }
-    return found;
-}
-
-static void read_report(char *report, size_t size)
-{
-    FILE *file = tmpfile();
-    assert_non_null(file);
-    registry_print_report(file);
-    rewind(file);
-    size_t length = fread(report, 1, size - 1, file);
-    report[length] = '\0';
-    fclose(file);
-}
-
-static const char *name_of(int operation)
-{
-    return operation < 0 ? "several operations" : operation_name((io_operation)operation);
 }
 
 static void part_1_the_prediction_matches_the_leak_report(void **state)
@@ -117,21 +51,8 @@ static void part_1_the_prediction_matches_the_leak_report(void **state)
                  "the report lists %ld context(s) (op=%s). Which context did the slip mark "
                  "complete, and which one did dispose find still \"in progress\"?",
                  predicted_contexts, predicted_contexts > 0 ? ", op=" : "",
-                 predicted_contexts > 0 ? name_of(predicted_operation) : "", contexts,
-                 contexts > 0 ? name_of(operation) : "-");
-}
-
-/* Fills the connection until the peer's window and our send buffer are full (the peer
- * reads nothing), so that the next overlapped send has to wait. */
-static void fill_until_sends_wait(SOCKET s)
-{
-    static char chunk[65536];
-    u_long non_blocking = 1, blocking = 0;
-    assert_int_equal(ioctlsocket(s, FIONBIO, &non_blocking), 0);
-    while (send(s, chunk, sizeof chunk, 0) > 0)
-        ;
-    assert_int_equal(WSAGetLastError(), WSAEWOULDBLOCK);
-    assert_int_equal(ioctlsocket(s, FIONBIO, &blocking), 0);
+                 predicted_contexts > 0 ? reported_operation_name(predicted_operation) : "",
+                 contexts, contexts > 0 ? reported_operation_name(operation) : "-");
 }
 
 static void part_2_the_prediction_matches_what_dispose_would_do_to_the_send(void **state)
@@ -160,15 +81,7 @@ static void part_2_the_prediction_matches_what_dispose_would_do_to_the_send(void
 
     /* Let the send finish and hand its packet back before dispose, so this checker frees
      * nothing the kernel holds. */
-    static char sink[65536];
-    assert_true(net_set_recv_timeout(peer, TK_PROMPT_MS));
-    while (!HasOverlappedIoCompleted(&s->out->overlapped))
-        assert_true(recv(peer, sink, sizeof sink, 0) > 0);
-    DWORD bytes = 0;
-    ULONG_PTR key = 0;
-    OVERLAPPED *overlapped = NULL;
-    assert_true(GetQueuedCompletionStatus(port, &bytes, &key, &overlapped, TK_PROMPT_MS));
-    assert_ptr_equal(overlapped, &s->out->overlapped);
+    let_the_send_complete(s, peer);
     context_complete(s->out, 0);
     async_socket_dispose(s);
     closesocket(peer);
@@ -192,5 +105,6 @@ int main(void)
         cmocka_unit_test(part_1_the_prediction_matches_the_leak_report),
         cmocka_unit_test(part_2_the_prediction_matches_what_dispose_would_do_to_the_send),
     };
-    return cmocka_run_group_tests_name("exercise 07.1", tests, set_up, tear_down);
+    return cmocka_run_group_tests_name("exercise 07.1", tests, test_port_and_winsock_up,
+                                       test_port_and_winsock_down);
 }

@@ -5,48 +5,11 @@
  * one operation is caught before anything touches its context. */
 #include <string.h>
 
-#include "async_socket.h"
-#include "registry.h"
 #include "routed_start.h"
+#include "support.h"
 #include "tutorial/net.h"
-#include "tutorial/testkit.h"
 
 enum { QUIET_MS = 300, MAX_OPERATIONS = 8 };
-
-static HANDLE port;
-
-/* One port per test: a packet a failed test left behind cannot reach the next test. */
-static int set_up(void **state)
-{
-    (void)state;
-    port = CreateIoCompletionPort(INVALID_HANDLE_VALUE, NULL, 0, 0);
-    return port != NULL ? 0 : -1;
-}
-
-static int tear_down(void **state)
-{
-    (void)state;
-    winsock_restore();
-    CloseHandle(port);
-    return 0;
-}
-
-static registry_totals totals(void)
-{
-    registry_totals t;
-    registry_get_totals(&t);
-    return t;
-}
-
-static async_socket *connected_socket(SOCKET *peer)
-{
-    SOCKET mine;
-    tk_socket_pair(peer, &mine);
-    async_socket *s = async_socket_wrap(mine, 4096, 0);
-    assert_non_null(s);
-    assert_true(async_socket_attach(s, port, 0));
-    return s;
-}
 
 /* What the packets of one operation looked like. */
 typedef struct outcome {
@@ -81,7 +44,7 @@ static void handle_packets(outcome *outcomes, int count, const char *what)
         ULONG_PTR key = 0;
         OVERLAPPED *overlapped = NULL;
         SetLastError(0);
-        BOOL ok = GetQueuedCompletionStatus(port, &bytes, &key, &overlapped,
+        BOOL ok = GetQueuedCompletionStatus(test_port, &bytes, &key, &overlapped,
                                             handled < count ? TK_PROMPT_MS : QUIET_MS);
         DWORD error = GetLastError();
         if (overlapped == NULL) {
@@ -135,10 +98,10 @@ static void receives_that_fail_at_once_each_come_back_once_with_their_error(void
     outcome outcomes[N];
     memset(outcomes, 0, sizeof outcomes);
     for (int i = 0; i < N; i++) {
-        async_socket *s = connected_socket(&peers[i]);
+        async_socket *s = connected_socket(&peers[i], 4096);
         assert_int_equal(shutdown(s->handle, SD_RECEIVE), 0);
         outcomes[i].overlapped = &s->in->overlapped;
-        routed_receive(s, port, 16); /* fails at once with WSAESHUTDOWN */
+        routed_receive(s, test_port, 16); /* fails at once with WSAESHUTDOWN */
         assert_still_in_progress(s->in, "a receive that failed at once");
     }
     handle_packets(outcomes, N, "receives that failed at once");
@@ -153,26 +116,13 @@ static void a_send_that_fails_at_once_comes_back_once_with_wsaeconnreset(void **
 {
     (void)state;
     registry_totals before = totals();
-    SOCKET peer;
-    async_socket *s = connected_socket(&peer);
-    net_hard_reset(peer);
-    tk_wait_readable(s->handle, TK_PROMPT_MS); /* the reset has arrived */
+    async_socket *s = connection_reset_by_peer(); /* the reset has arrived */
     outcome o = {&s->out->overlapped, 0, 0, 0};
-    routed_send(s, port, 1); /* fails at once with WSAECONNRESET */
+    routed_send(s, test_port, 1); /* fails at once with WSAECONNRESET */
     assert_still_in_progress(s->out, "a send that failed at once");
     handle_packets(&o, 1, "a send that failed at once");
     assert_int_equal(o.error, WSAECONNRESET);
     assert_nothing_left(before);
-}
-
-static int WSAAPI receive_fails_at_once(SOCKET s, LPWSABUF buffers, DWORD count, LPDWORD received,
-                                        LPDWORD flags, LPWSAOVERLAPPED overlapped,
-                                        LPWSAOVERLAPPED_COMPLETION_ROUTINE routine)
-{
-    (void)s, (void)buffers, (void)count, (void)received, (void)flags, (void)overlapped,
-        (void)routine;
-    WSASetLastError(WSAECONNRESET);
-    return SOCKET_ERROR;
 }
 
 /* The incident's failure, through the step's seam (Wine cannot be made to return it). */
@@ -181,10 +131,10 @@ static void the_incidents_wsaeconnreset_comes_back_once_through_the_port(void **
     (void)state;
     registry_totals before = totals();
     SOCKET peer;
-    async_socket *s = connected_socket(&peer);
-    winsock.receive = receive_fails_at_once;
+    async_socket *s = connected_socket(&peer, 4096);
+    winsock.receive = receive_fails_with_wsaeconnreset;
     outcome o = {&s->in->overlapped, 0, 0, 0};
-    routed_receive(s, port, 16);
+    routed_receive(s, test_port, 16);
     winsock_restore();
     assert_still_in_progress(s->in, "a receive that failed at once");
     handle_packets(&o, 1, "a receive that failed at once");
@@ -200,10 +150,10 @@ static void a_socket_disposed_before_its_failure_packet_is_freed_by_that_packet(
     (void)state;
     registry_totals before = totals();
     SOCKET peer;
-    async_socket *s = connected_socket(&peer);
+    async_socket *s = connected_socket(&peer, 4096);
     assert_int_equal(shutdown(s->handle, SD_RECEIVE), 0);
     outcome o = {&s->in->overlapped, 0, 0, 0};
-    routed_receive(s, port, 16);
+    routed_receive(s, test_port, 16);
     async_socket_dispose(s);
     if (totals().contexts - before.contexts != 1)
         fail_msg("expected dispose to leave the failed receive's context alive until its "
@@ -219,11 +169,9 @@ static void a_receive_that_succeeds_at_once_comes_back_once_not_twice(void **sta
     (void)state;
     registry_totals before = totals();
     SOCKET peer;
-    async_socket *s = connected_socket(&peer);
-    assert_true(net_send_all(peer, "abc", 3));
-    tk_wait_readable(s->handle, TK_PROMPT_MS); /* the bytes are there before the call */
+    async_socket *s = connected_socket_with_data(&peer, "abc"); /* there before the call */
     outcome o = {&s->in->overlapped, 0, 0, 0};
-    routed_receive(s, port, 16);
+    routed_receive(s, test_port, 16);
     handle_packets(&o, 1, "a receive that succeeded at once");
     assert_int_equal(o.error, 0);
     assert_int_equal(o.bytes, 3);
@@ -238,9 +186,9 @@ static void a_receive_that_waits_comes_back_once_when_the_data_arrives(void **st
     (void)state;
     registry_totals before = totals();
     SOCKET peer;
-    async_socket *s = connected_socket(&peer);
+    async_socket *s = connected_socket(&peer, 4096);
     outcome o = {&s->in->overlapped, 0, 0, 0};
-    routed_receive(s, port, 16);
+    routed_receive(s, test_port, 16);
     assert_still_in_progress(s->in, "a pending receive");
     assert_true(net_send_all(peer, "hello", 5));
     handle_packets(&o, 1, "a receive that waited");
@@ -251,22 +199,18 @@ static void a_receive_that_waits_comes_back_once_when_the_data_arrives(void **st
     closesocket(peer);
 }
 
+/* One port per test: a packet a failed test left behind cannot reach the next test. */
+#define ON_ITS_OWN_PORT(test) cmocka_unit_test_setup_teardown(test, test_port_open, test_port_close)
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(
-            receives_that_fail_at_once_each_come_back_once_with_their_error, set_up, tear_down),
-        cmocka_unit_test_setup_teardown(
-            a_send_that_fails_at_once_comes_back_once_with_wsaeconnreset, set_up, tear_down),
-        cmocka_unit_test_setup_teardown(
-            the_incidents_wsaeconnreset_comes_back_once_through_the_port, set_up, tear_down),
-        cmocka_unit_test_setup_teardown(
-            a_socket_disposed_before_its_failure_packet_is_freed_by_that_packet, set_up,
-            tear_down),
-        cmocka_unit_test_setup_teardown(
-            a_receive_that_succeeds_at_once_comes_back_once_not_twice, set_up, tear_down),
-        cmocka_unit_test_setup_teardown(
-            a_receive_that_waits_comes_back_once_when_the_data_arrives, set_up, tear_down),
+        ON_ITS_OWN_PORT(receives_that_fail_at_once_each_come_back_once_with_their_error),
+        ON_ITS_OWN_PORT(a_send_that_fails_at_once_comes_back_once_with_wsaeconnreset),
+        ON_ITS_OWN_PORT(the_incidents_wsaeconnreset_comes_back_once_through_the_port),
+        ON_ITS_OWN_PORT(a_socket_disposed_before_its_failure_packet_is_freed_by_that_packet),
+        ON_ITS_OWN_PORT(a_receive_that_succeeds_at_once_comes_back_once_not_twice),
+        ON_ITS_OWN_PORT(a_receive_that_waits_comes_back_once_when_the_data_arrives),
     };
     return cmocka_run_group_tests_name("exercise 07.2", tests, tk_winsock_up, tk_winsock_down);
 }

@@ -5,11 +5,9 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "async_socket.h"
-#include "registry.h"
+#include "support.h"
 #include "tutorial/errors.h"
 #include "tutorial/net.h"
-#include "tutorial/testkit.h"
 
 #if LEAK_FIXED
 enum { LEAKED_PER_FAILURE = 0 };
@@ -19,62 +17,6 @@ enum { LEAKED_PER_FAILURE = 1 };
 
 /* How long "no completion comes" is given to be proven wrong. */
 enum { QUIET_MS = 300 };
-
-static HANDLE port;
-
-static int set_up(void **state)
-{
-    port = CreateIoCompletionPort(INVALID_HANDLE_VALUE, NULL, 0, 0);
-    return port != NULL ? tk_winsock_up(state) : -1;
-}
-
-static int tear_down(void **state)
-{
-    winsock_restore();
-    CloseHandle(port);
-    return tk_winsock_down(state);
-}
-
-static registry_totals totals(void)
-{
-    registry_totals t;
-    registry_get_totals(&t);
-    return t;
-}
-
-/* The server side of a loopback connection as an async_socket on the test's port. */
-static async_socket *connected_socket(SOCKET *peer)
-{
-    SOCKET mine;
-    tk_socket_pair(peer, &mine);
-    async_socket *s = async_socket_wrap(mine, 4096, 0);
-    assert_non_null(s);
-    assert_true(async_socket_attach(s, port, 0));
-    return s;
-}
-
-/* Wine's own test pattern: fill the outputs with sentinels, wait briefly, expect
- * WAIT_TIMEOUT and no OVERLAPPED. */
-static void assert_no_completion(void)
-{
-    DWORD bytes = 0xdeadbeef;
-    ULONG_PTR key = 0xdeadbeef;
-    OVERLAPPED *overlapped = (OVERLAPPED *)(ULONG_PTR)0xdeadbeef;
-    BOOL ok = GetQueuedCompletionStatus(port, &bytes, &key, &overlapped, QUIET_MS);
-    assert_false(ok);
-    assert_null(overlapped);
-    assert_int_equal(GetLastError(), WAIT_TIMEOUT);
-}
-
-static OVERLAPPED *next_completion(DWORD *bytes, DWORD *error)
-{
-    ULONG_PTR key = 0;
-    OVERLAPPED *overlapped = NULL;
-    BOOL ok = GetQueuedCompletionStatus(port, bytes, &key, &overlapped, TK_PROMPT_MS);
-    *error = ok ? 0 : GetLastError();
-    assert_non_null(overlapped);
-    return overlapped;
-}
 
 /* Disposes s and checks what is left compared with before. */
 static void assert_dispose_leaves_the_expected_leak(async_socket *s, registry_totals before)
@@ -87,25 +29,16 @@ static void assert_dispose_leaves_the_expected_leak(async_socket *s, registry_to
     assert_int_equal(after.sockets - before.sockets, LEAKED_PER_FAILURE); /* kept by it */
 }
 
-static bool running_under_wine(void)
-{
-    HMODULE ntdll = GetModuleHandleA("ntdll.dll");
-    return ntdll != NULL && GetProcAddress(ntdll, "wine_get_version") != NULL;
-}
-
 /* ---- the send path: real ------------------------------------------------------------- */
 
 static void a_send_on_a_reset_connection_fails_at_once_and_no_completion_comes(void **state)
 {
     (void)state;
     registry_totals before = totals();
-    SOCKET peer;
-    async_socket *s = connected_socket(&peer);
-    net_hard_reset(peer);
-    tk_wait_readable(s->handle, TK_PROMPT_MS); /* the reset has arrived */
+    async_socket *s = connection_reset_by_peer(); /* the reset has arrived */
 
     assert_int_equal(async_socket_send(s, 0, 1), WSAECONNRESET);
-    assert_no_completion();
+    tk_assert_no_completion(test_port, QUIET_MS);
     assert_dispose_leaves_the_expected_leak(s, before);
 }
 
@@ -118,13 +51,10 @@ static void a_receive_after_a_reset_fails_on_windows_but_reads_an_end_under_wine
 {
     (void)state;
     registry_totals before = totals();
-    SOCKET peer;
-    async_socket *s = connected_socket(&peer);
-    net_hard_reset(peer);
-    tk_wait_readable(s->handle, TK_PROMPT_MS);
+    async_socket *s = connection_reset_by_peer(); /* the reset has arrived */
 
     DWORD error = async_socket_receive(s, 0, 16);
-    if (running_under_wine()) {
+    if (tk_under_wine()) {
         assert_int_equal(error, 0);
         DWORD bytes = 99, completion_error = 99;
         assert_ptr_equal(next_completion(&bytes, &completion_error), &s->in->overlapped);
@@ -136,7 +66,7 @@ static void a_receive_after_a_reset_fails_on_windows_but_reads_an_end_under_wine
         print_message("under Wine: the receive completed with 0 bytes (an orderly end)\n");
     } else {
         assert_int_equal(error, WSAECONNRESET);
-        assert_no_completion();
+        tk_assert_no_completion(test_port, QUIET_MS);
         assert_dispose_leaves_the_expected_leak(s, before);
     }
 }
@@ -147,20 +77,20 @@ static void a_receive_after_shutdown_fails_at_once_with_wsaeshutdown(void **stat
     (void)state;
     registry_totals before = totals();
     SOCKET peer;
-    async_socket *s = connected_socket(&peer);
+    async_socket *s = connected_socket(&peer, 4096);
     assert_int_equal(shutdown(s->handle, SD_RECEIVE), 0);
 
     assert_int_equal(async_socket_receive(s, 0, 16), WSAESHUTDOWN);
-    assert_no_completion();
+    tk_assert_no_completion(test_port, QUIET_MS);
     /* Nothing reached the kernel, so CancelIoEx has nothing to cancel and no aborted
      * packet comes. Windows says so with ERROR_NOT_FOUND; Wine 8 returns TRUE. */
     BOOL cancelled = CancelIoEx((HANDLE)s->handle, NULL);
     DWORD cancel_error = GetLastError();
-    if (!running_under_wine()) {
+    if (!tk_under_wine()) {
         assert_false(cancelled);
         assert_int_equal(cancel_error, ERROR_NOT_FOUND);
     }
-    assert_no_completion();
+    tk_assert_no_completion(test_port, QUIET_MS);
     assert_dispose_leaves_the_expected_leak(s, before);
     closesocket(peer);
 }
@@ -172,7 +102,7 @@ static void a_receive_pending_when_the_reset_arrives_completes_with_an_error(voi
     (void)state;
     registry_totals before = totals();
     SOCKET peer;
-    async_socket *s = connected_socket(&peer);
+    async_socket *s = connected_socket(&peer, 4096);
     assert_int_equal(async_socket_receive(s, 0, 16), 0);
     net_hard_reset(peer);
 
@@ -184,18 +114,6 @@ static void a_receive_pending_when_the_reset_arrives_completes_with_an_error(voi
     assert_false(context_complete(s->in, error));
     async_socket_dispose(s);
     assert_int_equal(totals().contexts, before.contexts);
-}
-
-/* The incident's own error, which Wine cannot be made to return: WSARecv replaced by a
- * fake that fails the way Windows does on a reset connection. */
-static int WSAAPI receive_fails_at_once(SOCKET s, LPWSABUF buffers, DWORD count, LPDWORD received,
-                                        LPDWORD flags, LPWSAOVERLAPPED overlapped,
-                                        LPWSAOVERLAPPED_COMPLETION_ROUTINE routine)
-{
-    (void)s, (void)buffers, (void)count, (void)received, (void)flags, (void)overlapped,
-        (void)routine;
-    WSASetLastError(mock_type(int));
-    return SOCKET_ERROR;
 }
 
 static bool report_mentions(const char *text)
@@ -217,13 +135,12 @@ static void a_receive_failing_with_wsaeconnreset_leaves_what_the_dump_showed(voi
     (void)state;
     registry_totals before = totals();
     SOCKET peer;
-    async_socket *s = connected_socket(&peer);
-    winsock.receive = receive_fails_at_once;
-    will_return(receive_fails_at_once, WSAECONNRESET);
+    async_socket *s = connected_socket(&peer, 4096);
+    winsock.receive = receive_fails_with_wsaeconnreset; /* the incident's own error */
 
     assert_int_equal(async_socket_receive(s, 0, 16), WSAECONNRESET);
     winsock_restore();
-    assert_no_completion();
+    tk_assert_no_completion(test_port, QUIET_MS);
     assert_dispose_leaves_the_expected_leak(s, before);
     /* The dump's picture: InProgress = true, Disposed = true, operation Receive. */
     assert_int_equal(
@@ -241,14 +158,14 @@ static void an_accept_into_a_closed_socket_fails_at_once_with_wsaenotsock(void *
     unsigned short listening_port;
     SOCKET listener = net_listen_loopback(0, &listening_port);
     assert_true(listener != INVALID_SOCKET);
-    assert_non_null(CreateIoCompletionPort((HANDLE)listener, port, 0, 0));
+    assert_non_null(CreateIoCompletionPort((HANDLE)listener, test_port, 0, 0));
     async_socket *accepted = async_socket_open(4096, 0);
     assert_non_null(accepted);
     closesocket(accepted->handle);
 
     assert_int_equal(async_socket_accept(accepted, listener), WSAENOTSOCK);
     accepted->handle = INVALID_SOCKET; /* closed already; its number may be reused */
-    assert_no_completion();
+    tk_assert_no_completion(test_port, QUIET_MS);
     assert_dispose_leaves_the_expected_leak(accepted, before);
     closesocket(listener);
 }
@@ -261,7 +178,7 @@ static void dispose_does_not_free_a_receive_in_flight_its_aborted_completion_doe
     (void)state;
     registry_totals before = totals();
     SOCKET peer;
-    async_socket *s = connected_socket(&peer);
+    async_socket *s = connected_socket(&peer, 4096);
     io_context *in = s->in;
     assert_int_equal(async_socket_receive(s, 0, 16), 0); /* pending: the peer sends nothing */
 
@@ -270,13 +187,7 @@ static void dispose_does_not_free_a_receive_in_flight_its_aborted_completion_doe
     assert_int_equal(disposed.contexts - before.contexts, 1); /* the IN context waits */
     assert_int_equal(disposed.disposed_in_progress - before.disposed_in_progress, 1);
 
-    DWORD bytes = 0, error = 0;
-    assert_ptr_equal(next_completion(&bytes, &error), &in->overlapped); /* CancelIoEx's doing */
-    assert_int_equal(error, ERROR_OPERATION_ABORTED);
-    assert_true(context_complete(in, error)); /* the deferred free */
-    registry_totals after = totals();
-    assert_int_equal(after.contexts, before.contexts);
-    assert_int_equal(after.sockets, before.sockets);
+    assert_the_aborted_completion_frees(in, before);
     closesocket(peer);
 }
 
@@ -285,19 +196,10 @@ static void a_receive_that_succeeds_at_once_still_queues_its_completion(void **s
     (void)state;
     registry_totals before = totals();
     SOCKET peer;
-    async_socket *s = connected_socket(&peer);
-    assert_true(net_send_all(peer, "abc", 3));
-    tk_wait_readable(s->handle, TK_PROMPT_MS); /* the bytes are there before the call */
+    async_socket *s = connected_socket_with_data(&peer, "abc"); /* there before the call */
 
     assert_int_equal(async_socket_receive(s, 0, 16), 0);
-    DWORD bytes = 0, error = 0;
-    assert_ptr_equal(next_completion(&bytes, &error), &s->in->overlapped);
-    assert_int_equal(bytes, 3);
-    assert_false(context_complete(s->in, error));
-    assert_memory_equal(s->in->buffer, "abc", 3);
-    async_socket_dispose(s);
-    assert_int_equal(totals().contexts, before.contexts);
-    closesocket(peer);
+    assert_the_receive_completes_with(s, peer, "abc", before);
 }
 
 /* A fake WSARecv that "starts" (pending) without touching anything, so a test can race
@@ -353,5 +255,6 @@ int main(void)
         cmocka_unit_test(a_receive_that_succeeds_at_once_still_queues_its_completion),
         cmocka_unit_test(complete_and_dispose_racing_free_the_context_exactly_once),
     };
-    return cmocka_run_group_tests_name("paths", tests, set_up, tear_down);
+    return cmocka_run_group_tests_name("paths", tests, test_port_and_winsock_up,
+                                       test_port_and_winsock_down);
 }

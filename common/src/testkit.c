@@ -51,6 +51,53 @@ void tk_fill_pattern(unsigned char *buffer, size_t length, unsigned seed)
     }
 }
 
+void tk_assert_no_completion(HANDLE port, DWORD quiet_ms)
+{
+    DWORD bytes = 0xdeadbeef;
+    ULONG_PTR key = 0xdeadbeef;
+    OVERLAPPED *overlapped = (OVERLAPPED *)(ULONG_PTR)0xdeadbeef;
+    SetLastError(0);
+    BOOL ok = GetQueuedCompletionStatus(port, &bytes, &key, &overlapped, quiet_ms);
+    DWORD error = GetLastError();
+    assert_false(ok);
+    assert_int_equal(error, WAIT_TIMEOUT);
+    assert_null(overlapped); /* written: NULL, not the sentinel */
+}
+
+bool tk_under_wine(void)
+{
+    HMODULE ntdll = GetModuleHandleA("ntdll.dll");
+    return ntdll != NULL && GetProcAddress(ntdll, "wine_get_version") != NULL;
+}
+
+bool tk_wait_until(bool (*condition)(void *context), void *context, DWORD timeout_ms)
+{
+    ULONGLONG deadline = GetTickCount64() + timeout_ms;
+    while (!condition(context)) {
+        if (GetTickCount64() >= deadline)
+            return condition(context);
+        Sleep(5);
+    }
+    return true;
+}
+
+static bool overlapped_completed(void *overlapped)
+{
+    return HasOverlappedIoCompleted((const OVERLAPPED *)overlapped);
+}
+
+bool tk_wait_until_completed(const OVERLAPPED *overlapped, DWORD timeout_ms)
+{
+    return tk_wait_until(overlapped_completed, (void *)overlapped, timeout_ms);
+}
+
+void tk_temp_file(char path[MAX_PATH])
+{
+    char folder[MAX_PATH];
+    assert_true(GetTempPathA(MAX_PATH, folder) > 0);
+    assert_true(GetTempFileNameA(folder, "tut", 0, path) != 0);
+}
+
 void tk_program_path(const char *name, char *path, size_t size)
 {
     char self[MAX_PATH];

@@ -31,6 +31,28 @@ void tk_wait_readable(SOCKET s, DWORD timeout_ms);
 /* Fills buffer with a pattern that differs per seed, so mixed-up replies are caught. */
 void tk_fill_pattern(unsigned char *buffer, size_t length, unsigned seed);
 
+/* Asserts that no completion packet comes to port within quiet_ms (Wine's own test
+ * pattern): the outputs start as sentinels, and GetQueuedCompletionStatus must return FALSE
+ * with WAIT_TIMEOUT and write NULL over the OVERLAPPED sentinel. */
+void tk_assert_no_completion(HANDLE port, DWORD quiet_ms);
+
+/* True when the test runs under Wine (ntdll exports wine_get_version), for the few rules
+ * where Wine and Windows are known to differ. */
+bool tk_under_wine(void);
+
+/* Polls condition(context) every few milliseconds until it returns true or timeout_ms pass;
+ * returns its last answer. Only for what no event, handle or completion announces (a
+ * counter, a thread count): wait on those directly where they exist. */
+bool tk_wait_until(bool (*condition)(void *context), void *context, DWORD timeout_ms);
+
+/* Waits until the system has finished the operation of overlapped (it stores the status in
+ * the OVERLAPPED, which HasOverlappedIoCompleted reads, before it signals or queues
+ * anything); false when timeout_ms pass first. */
+bool tk_wait_until_completed(const OVERLAPPED *overlapped, DWORD timeout_ms);
+
+/* Creates a fresh, empty file in the temporary folder and writes its name into path. */
+void tk_temp_file(char path[MAX_PATH]);
+
 /* Full path of a program of the project (<build>/bin/NAME.exe), found beside the tests
  * directory this test runs from. */
 void tk_program_path(const char *name, char *path, size_t size);

@@ -1,0 +1,79 @@
+/* Test support of this step, shared by its tests (tests/) and its exercise checkers
+ * (exercises/): one completion port, the step's socket objects on it, the registry's totals
+ * and leak report read back. Steps 06 and 07 have the same file. */
+#ifndef STEP_TEST_SUPPORT_H
+#define STEP_TEST_SUPPORT_H
+
+#include "async_socket.h"
+#include "registry.h"
+#include "tutorial/testkit.h"
+
+/* The completion port the sockets of connected_socket are attached to. */
+extern HANDLE test_port;
+
+/* Per-test setup and teardown: open test_port; put the real Winsock functions back
+ * (a test may have replaced one) and close test_port. */
+int test_port_open(void **state);
+int test_port_close(void **state);
+
+/* Group setup and teardown: test_port_open / test_port_close plus Winsock up / down. */
+int test_port_and_winsock_up(void **state);
+int test_port_and_winsock_down(void **state);
+
+/* The registry's totals now (contexts, sockets, ...), to compare before and after. */
+registry_totals totals(void);
+
+/* The server side of a loopback connection as an async_socket with buffers of
+ * buffer_size bytes, attached to test_port; the client side goes to *peer. */
+async_socket *connected_socket(SOCKET *peer, DWORD buffer_size);
+
+/* As connected_socket, with the peer's data already waiting to be read on the server side
+ * (so a receive started now succeeds at once). */
+async_socket *connected_socket_with_data(SOCKET *peer, const char *data);
+
+/* The server side of a loopback connection (as connected_socket) whose peer has reset it;
+ * the reset has arrived when this returns. */
+async_socket *connection_reset_by_peer(void);
+
+/* The next completion packet on test_port: its OVERLAPPED (the test fails when none comes
+ * within TK_PROMPT_MS), its bytes and its error (0 when it succeeded). */
+OVERLAPPED *next_completion(DWORD *bytes, DWORD *error);
+
+/* For a receive pending when its socket was disposed: its aborted packet comes (dispose's
+ * CancelIoEx), completing the context frees it, and then nothing is left compared with
+ * before. */
+void assert_the_aborted_completion_frees(io_context *in, registry_totals before);
+
+/* For a receive started on connected_socket_with_data(peer, data): its packet comes with
+ * the data, the context stays alive (the socket still uses it), and after dispose nothing
+ * is left compared with before. Closes peer. */
+void assert_the_receive_completes_with(async_socket *s, SOCKET peer, const char *data,
+                                       registry_totals before);
+
+/* The registry's leak report as text, cut to size - 1 characters. */
+void read_report(char *report, size_t size);
+
+/* The operation the report's context lines name: OP_NONE when it lists no context, -1
+ * when its contexts show different operations. */
+int operation_in_report(const char *report);
+
+/* The name of an operation_in_report result. */
+const char *reported_operation_name(int operation);
+
+/* A fake WSARecv to put in winsock.receive: it fails at once with WSAECONNRESET, the
+ * incident's error, which Wine cannot be made to return. winsock_restore puts the real
+ * one back. */
+int WSAAPI receive_fails_with_wsaeconnreset(SOCKET s, LPWSABUF buffers, DWORD count,
+                                            LPDWORD received, LPDWORD flags,
+                                            LPWSAOVERLAPPED overlapped,
+                                            LPWSAOVERLAPPED_COMPLETION_ROUTINE routine);
+
+/* Fills the connection until the peer's window and our send buffer are full (the peer
+ * reads nothing), so that the next overlapped send has to wait. */
+void fill_until_sends_wait(SOCKET s);
+
+/* The peer reads until the pending send of s has completed, then the send's packet is taken
+ * from test_port (the test still has to complete its context). */
+void let_the_send_complete(async_socket *s, SOCKET peer);
+
+#endif
