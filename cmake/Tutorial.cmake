@@ -20,6 +20,24 @@ function(tutorial_program name)
   set_target_properties(${name} PROPERTIES RUNTIME_OUTPUT_DIRECTORY "${CMAKE_BINARY_DIR}/bin/$<0:>")
 endfunction()
 
+# The part every cmocka program shares: the executable, linked with the test kit, placed
+# in <build>/tests, registered with ctest under test_name, run through Wine where needed.
+function(tutorial_add_cmocka_program target test_name labels timeout)
+  cmake_parse_arguments(arg "EXCLUDE_FROM_ALL" "" "SOURCES;LIBS" ${ARGN})
+  if(arg_EXCLUDE_FROM_ALL)
+    add_executable(${target} EXCLUDE_FROM_ALL ${arg_SOURCES})
+  else()
+    add_executable(${target} ${arg_SOURCES})
+  endif()
+  target_link_libraries(${target} PRIVATE tutorial_testkit tutorial_warnings ${arg_LIBS})
+  set_target_properties(${target} PROPERTIES RUNTIME_OUTPUT_DIRECTORY "${CMAKE_BINARY_DIR}/tests/$<0:>")
+  add_test(NAME "${test_name}" COMMAND ${target})
+  set_tests_properties("${test_name}" PROPERTIES LABELS "${labels}" TIMEOUT ${timeout})
+  if(TUTORIAL_USES_WINE)
+    set_tests_properties("${test_name}" PROPERTIES FIXTURES_REQUIRED wine)
+  endif()
+endfunction()
+
 # tutorial_test(NAME SOURCES... [LIBS ...] [LABELS ...] [TIMEOUT seconds])
 #   A cmocka test program, registered with ctest as stepNN.NAME and labelled stepNN
 #   (plus LABELS, e.g. unit or system). Under Wine it runs through cmake/wine-run.
@@ -33,17 +51,8 @@ function(tutorial_test name)
   else()
     set(label "common")
   endif()
-  set(target "${label}_${name}")
-  add_executable(${target} ${arg_SOURCES})
-  target_link_libraries(${target} PRIVATE tutorial_testkit tutorial_warnings ${arg_LIBS})
-  set_target_properties(${target} PROPERTIES RUNTIME_OUTPUT_DIRECTORY "${CMAKE_BINARY_DIR}/tests/$<0:>")
-  add_test(NAME "${label}.${name}" COMMAND ${target})
-  set_tests_properties("${label}.${name}" PROPERTIES
-    LABELS "${label};${arg_LABELS}"
-    TIMEOUT ${arg_TIMEOUT})
-  if(TUTORIAL_USES_WINE)
-    set_tests_properties("${label}.${name}" PROPERTIES FIXTURES_REQUIRED wine)
-  endif()
+  tutorial_add_cmocka_program("${label}_${name}" "${label}.${name}" "${label};${arg_LABELS}"
+                              ${arg_TIMEOUT} SOURCES ${arg_SOURCES} LIBS ${arg_LIBS})
 endfunction()
 
 # tutorial_exercise(K SOURCES... [LIBS ...] [TIMEOUT seconds])
@@ -57,14 +66,7 @@ function(tutorial_exercise number)
     set(arg_TIMEOUT 120)
   endif()
   set(id "${TUTORIAL_STEP}.${number}")
-  set(target "exercise_${TUTORIAL_STEP}_${number}")
-  add_executable(${target} EXCLUDE_FROM_ALL ${arg_SOURCES})
-  target_link_libraries(${target} PRIVATE tutorial_testkit tutorial_warnings ${arg_LIBS})
-  set_target_properties(${target} PROPERTIES RUNTIME_OUTPUT_DIRECTORY "${CMAKE_BINARY_DIR}/tests/$<0:>")
-  add_test(NAME "exercise.${id}" COMMAND ${target})
-  set_tests_properties("exercise.${id}" PROPERTIES
-    LABELS "exercise;ex${id}" TIMEOUT ${arg_TIMEOUT})
-  if(TUTORIAL_USES_WINE)
-    set_tests_properties("exercise.${id}" PROPERTIES FIXTURES_REQUIRED wine)
-  endif()
+  tutorial_add_cmocka_program("exercise_${TUTORIAL_STEP}_${number}" "exercise.${id}"
+                              "exercise;ex${id}" ${arg_TIMEOUT} EXCLUDE_FROM_ALL
+                              SOURCES ${arg_SOURCES} LIBS ${arg_LIBS})
 endfunction()
