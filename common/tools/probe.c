@@ -63,8 +63,7 @@ int main(int argc, char **argv)
     bool http = false;
     const char *host = "127.0.0.1";
     const cli_option options[] = {
-        {"--port", CLI_INT, "N", 1, 65535, &port, "the server's port (required)"},
-        {"--host", CLI_TEXT, "ADDRESS", 0, 0, &host, "the server's IPv4 address (default 127.0.0.1)"},
+        STORM_TARGET_OPTIONS(&port, &host),
         {"--interval-ms", CLI_INT, "N", 1, 3600000, &interval_ms, "time between probes of one source (default 5000)"},
         {"--count", CLI_INT, "N", 0, 1000000, &count, "probes per source (default 0: until stopped)"},
         {"--seconds", CLI_INT, "N", 0, 86400, &seconds, "stop after N seconds (default 0: Ctrl-C)"},
@@ -76,11 +75,8 @@ int main(int argc, char **argv)
     if (parsed != CLI_OK)
         return cli_exit_status(parsed);
     struct in_addr server_address;
-    if (port < 0 || !parse_ipv4(host, &server_address)) {
-        fprintf(stderr, "probe: %s\n", port < 0 ? "--port is required" : "--host wants an IPv4 address");
-        cli_print_usage(&program);
+    if (!storm_target(&program, port, host, &server_address))
         return CLI_EXIT_USAGE;
-    }
     if (!net_startup())
         return 1;
     prober probers[2] = {

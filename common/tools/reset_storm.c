@@ -1,5 +1,6 @@
 #include "reset_storm.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <ws2tcpip.h>
@@ -97,4 +98,15 @@ void reset_storm_run(const storm_config *config, storm_result *result)
     result->reset = st.reset;
     result->failed = st.failed;
     result->seconds = (double)(GetTickCount64() - st.started_ms) / 1000.0;
+}
+
+bool storm_target(const cli_program *program, int port, const char *host,
+                  struct in_addr *address)
+{
+    if (port >= 0 && parse_ipv4(host, address))
+        return true;
+    fprintf(stderr, "%s: %s\n", program->name,
+            port < 0 ? "--port is required" : "--host wants an IPv4 address");
+    cli_print_usage(program);
+    return false;
 }

@@ -6,6 +6,8 @@
 #include <stdbool.h>
 #include <winsock2.h>
 
+#include "tutorial/cli.h"
+
 typedef struct storm_config {
     struct in_addr host;   /* the server's address (127.0.0.1 for the steps)            */
     unsigned short port;
@@ -30,5 +32,16 @@ void reset_storm_run(const storm_config *config, storm_result *result);
 
 /* Parses a dotted IPv4 address. */
 bool parse_ipv4(const char *text, struct in_addr *address);
+
+/* The server both tools aim at: --port (required) and --host (default 127.0.0.1). */
+#define STORM_TARGET_OPTIONS(port, host)                                                   \
+    {"--port", CLI_INT, "N", 1, 65535, (port), "the server's port (required)"},           \
+    {"--host", CLI_TEXT, "ADDRESS", 0, 0, (host),                                          \
+     "the server's IPv4 address (default 127.0.0.1)"}
+
+/* Checks the target after cli_parse: false (with the problem and the usage line on stderr)
+ * when --port is missing or --host is not an IPv4 address. */
+bool storm_target(const cli_program *program, int port, const char *host,
+                  struct in_addr *address);
 
 #endif

@@ -14,8 +14,7 @@ int main(int argc, char **argv)
     bool http = false;
     const char *host = "127.0.0.1";
     const cli_option options[] = {
-        {"--port", CLI_INT, "N", 1, 65535, &port, "the server's port (required)"},
-        {"--host", CLI_TEXT, "ADDRESS", 0, 0, &host, "the server's IPv4 address (default 127.0.0.1)"},
+        STORM_TARGET_OPTIONS(&port, &host),
         {"--count", CLI_INT, "N", 1, 10000000, &count, "connections to reset (default 100)"},
         {"--rate", CLI_INT, "N", 0, 1000000, &rate, "connections per second (default 0: as fast as possible)"},
         {"--parallel", CLI_INT, "N", 1, 64, &parallel, "connections made at once (default 4)"},
@@ -27,11 +26,8 @@ int main(int argc, char **argv)
     if (parsed != CLI_OK)
         return cli_exit_status(parsed);
     storm_config config = {0};
-    if (port < 0 || !parse_ipv4(host, &config.host)) {
-        fprintf(stderr, "reset-storm: %s\n", port < 0 ? "--port is required" : "--host wants an IPv4 address");
-        cli_print_usage(&program);
+    if (!storm_target(&program, port, host, &config.host))
         return CLI_EXIT_USAGE;
-    }
     if (!net_startup())
         return 1;
     config.port = (unsigned short)port;
