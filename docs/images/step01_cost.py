@@ -6,7 +6,6 @@ line the server prints after each change ("clients=N threads=M process_threads=P
 reserved=X MiB committed=Y MiB"). Writes step01-cost.csv and step01-cost.png beside this file.
 Run it after ./tutorial build:   python3 docs/images/step01_cost.py
 """
-import os
 import pathlib
 import re
 import socket
@@ -15,6 +14,9 @@ import sys
 
 HERE = pathlib.Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
+sys.path.insert(0, str(ROOT / "demo"))
+from demo import Program  # noqa: E402  (runs .exe files directly on Windows, under Wine elsewhere)
+
 BUILD = ROOT / "build" / "mingw-wine"
 LINE = re.compile(r"clients=(\d+) threads=(\d+) process_threads=(\d+) "
                   r"reserved=([\d.]+)MiB committed=([\d.]+)MiB")
@@ -22,10 +24,8 @@ STEPS = [0, 1, 10, 25, 50, 100, 150, 200]
 
 
 def start_server():
-    exe = BUILD / "bin" / "step01-server.exe"
-    command = [str(exe), "--port", "0"] if os.name == "nt" else \
-        [str(ROOT / "cmake" / "wine-run"), "--prefix", str(BUILD / "wineprefix"), str(exe), "--port", "0"]
-    server = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+    program = Program(BUILD / "bin", BUILD / "wineprefix")  # the demo's way to run a program
+    server = program.start("step01-server", "--port", "0")
     port = int(server.stdout.readline().rsplit(":", 1)[1])
     return server, port
 
