@@ -38,11 +38,17 @@ function(tutorial_add_cmocka_program target test_name labels timeout)
   endif()
 endfunction()
 
-# tutorial_test(NAME SOURCES... [LIBS ...] [LABELS ...] [TIMEOUT seconds])
+# tutorial_test(NAME SOURCES... [LIBS ...] [LABELS ...] [TIMEOUT seconds] [PAGE_HEAP])
 #   A cmocka test program, registered with ctest as stepNN.NAME and labelled stepNN
 #   (plus LABELS, e.g. unit or system). Under Wine it runs through cmake/wine-run.
+#   PAGE_HEAP: every malloc and free of the program goes through the page-heap allocator
+#   (tutorial/page_heap.h), and the test is labelled page_heap.
 function(tutorial_test name)
-  cmake_parse_arguments(arg "" "TIMEOUT" "SOURCES;LIBS;LABELS" ${ARGN})
+  cmake_parse_arguments(arg "PAGE_HEAP" "TIMEOUT" "SOURCES;LIBS;LABELS" ${ARGN})
+  if(arg_PAGE_HEAP)
+    list(APPEND arg_LIBS tutorial_page_heap)
+    list(APPEND arg_LABELS page_heap)
+  endif()
   if(NOT arg_TIMEOUT)
     set(arg_TIMEOUT 60)
   endif()

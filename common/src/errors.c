@@ -58,6 +58,17 @@ const char *error_name(DWORD code, char *buf, size_t size)
     return buf;
 }
 
+bool error_code_of(const char *name, DWORD *code)
+{
+    for (size_t i = 0; i < sizeof known_codes / sizeof known_codes[0]; i++) {
+        if (strcmp(known_codes[i].name, name) == 0) {
+            *code = known_codes[i].code;
+            return true;
+        }
+    }
+    return false;
+}
+
 const char *error_message(DWORD code, char *buf, size_t size)
 {
     DWORD length = FormatMessageA(FORMAT_MESSAGE_FROM_SYSTEM | FORMAT_MESSAGE_IGNORE_INSERTS,

@@ -116,3 +116,9 @@ unsigned long net_get_frame_length(const unsigned char header[4])
     return ((unsigned long)header[0] << 24) | ((unsigned long)header[1] << 16) |
            ((unsigned long)header[2] << 8) | (unsigned long)header[3];
 }
+
+bool net_under_wine(void)
+{
+    HMODULE ntdll = GetModuleHandleA("ntdll.dll");
+    return ntdll != NULL && GetProcAddress(ntdll, "wine_get_version") != NULL;
+}

@@ -66,8 +66,7 @@ void tk_assert_no_completion(HANDLE port, DWORD quiet_ms)
 
 bool tk_under_wine(void)
 {
-    HMODULE ntdll = GetModuleHandleA("ntdll.dll");
-    return ntdll != NULL && GetProcAddress(ntdll, "wine_get_version") != NULL;
+    return net_under_wine();
 }
 
 bool tk_wait_until(bool (*condition)(void *context), void *context, DWORD timeout_ms)

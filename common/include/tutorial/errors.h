@@ -2,6 +2,7 @@
 #ifndef TUTORIAL_ERRORS_H
 #define TUTORIAL_ERRORS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <windows.h>
 
@@ -9,6 +10,9 @@
  * "ERROR_OPERATION_ABORTED", ...), or "error N" for others. The result is static, or
  * written into buf. */
 const char *error_name(DWORD code, char *buf, size_t size);
+
+/* The code of a name error_name returns ("WSAECONNRESET" gives 10054); false for others. */
+bool error_code_of(const char *name, DWORD *code);
 
 /* The system's message for a code, without the trailing newline. */
 const char *error_message(DWORD code, char *buf, size_t size);

@@ -33,6 +33,10 @@ bool net_set_recv_timeout(SOCKET s, DWORD milliseconds);
  * then closesocket. This is what the incident's monitoring probe did. */
 void net_hard_reset(SOCKET s);
 
+/* True when the program runs under Wine (its ntdll exports wine_get_version): for the
+ * few places where the tutorial has to know that Wine's answer is not Windows'. */
+bool net_under_wine(void);
+
 /* Writes a 4-byte length in network byte order: the frame header of steps 06 and 07. */
 void net_put_frame_length(unsigned char header[4], unsigned long length);
 unsigned long net_get_frame_length(const unsigned char header[4]);
