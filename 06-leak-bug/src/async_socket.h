@@ -22,6 +22,7 @@
 #include <stdbool.h>
 
 #include "registry.h"
+#include "tutorial/fault_plan.h"
 
 typedef enum { OP_NONE, OP_ACCEPT, OP_RECEIVE, OP_SEND } io_operation;
 
@@ -60,9 +61,10 @@ struct async_socket {
     void *user; /* the server's per-connection state, freed with the socket */
 };
 
-/* The Winsock calls that start operations, behind a table of function pointers: the seam
- * where a test can make a call fail the way it fails on Windows when Wine cannot be made to
- * fail it for real. Holds the real functions unless a test replaced them. */
+/* The outcome seam: the Winsock calls that start operations, behind a table of function
+ * pointers. By default they are the real calls, shaped by the fault plan
+ * (tutorial/fault_plan.h: "receive", "send", "accept") and, under Wine, by the reset
+ * semantics below; a test may also put a function of its own in the table. */
 typedef int(WSAAPI *receive_function)(SOCKET, LPWSABUF, DWORD, LPDWORD, LPDWORD,
                                       LPWSAOVERLAPPED, LPWSAOVERLAPPED_COMPLETION_ROUTINE);
 typedef int(WSAAPI *send_function)(SOCKET, LPWSABUF, DWORD, LPDWORD, DWORD, LPWSAOVERLAPPED,
@@ -77,6 +79,19 @@ typedef struct winsock_calls {
 
 extern winsock_calls winsock;
 void winsock_restore(void);
+
+/* The completion side of the seam: a worker passes each packet it dequeued through it, and
+ * the fault plan ("accept-done", "receive-done", "send-done") may turn it into a failure
+ * with a given error, or into success with 0 bytes (an orderly end). */
+void completion_as_planned(const io_context *context, DWORD *bytes, DWORD *error);
+
+/* WINDOWS RESETS UNDER WINE (on by default; it does nothing on Windows). On Windows a
+ * WSARecv started after the peer's reset has arrived fails at once with WSAECONNRESET: the
+ * incident. Wine 8 reads 0 bytes instead, as if the peer had closed in order. While this is
+ * true and the program runs under Wine, the seam's receive looks for a reset that has
+ * arrived (WSAPoll shows POLLERR) and fails the call at once with WSAECONNRESET, as Windows
+ * does. The servers' --wine-resets flag sets it to false, to show Wine's own behaviour. */
+extern bool windows_resets_under_wine;
 
 /* The smallest buffer a context gets: AcceptEx writes two addresses into the IN buffer. */
 enum { ACCEPT_ADDRESS_SPACE = sizeof(SOCKADDR_STORAGE) + 16 };

@@ -2,36 +2,108 @@
 
 #include <stdlib.h>
 
-/* ---- the Winsock seam ---------------------------------------------------------------- */
+#include "tutorial/net.h"
 
-/* Wrappers rather than &WSARecv in the table: the address of a DLL import is not a
+/* ---- the outcome seam ---------------------------------------------------------------- */
+
+/* Every call that starts an operation goes through the winsock table below, and every
+ * completion a worker dequeues through completion_as_planned: the places where a test (or
+ * --faults) makes an operation end the way Windows can end it when Wine will not. What the
+ * plan may say (tutorial/fault_plan.h):
+ * - "now" or "pending": the real call is made and only its answer changes. Both answers
+ *   mean the kernel took the operation, and without FILE_SKIP_COMPLETION_PORT_ON_SUCCESS
+ *   its packet comes either way, so the server must treat them alike.
+ * - "fail": the call is not made and fails at once, as Windows fails it: no packet comes.
+ * - "delay": a pause before the real call, to widen a race window in a test. */
+
+bool windows_resets_under_wine = true;
+
+static bool wine_hides_a_reset(SOCKET s)
+{
+    static volatile LONG wine = -1; /* not looked up yet */
+    if (wine == -1)
+        InterlockedExchange(&wine, net_under_wine() ? 1 : 0);
+    if (!windows_resets_under_wine || wine == 0)
+        return false;
+    /* The reset has arrived when the socket polls as in error: Wine 8 shows POLLERR here,
+     * yet a WSARecv would read 0 bytes, an orderly end, where Windows fails it at once. */
+    WSAPOLLFD poll = {s, POLLRDNORM, 0};
+    return WSAPoll(&poll, 1, 0) == 1 && (poll.revents & POLLERR) != 0;
+}
+
+static int fail_at_once(DWORD error)
+{
+    WSASetLastError((int)error);
+    return SOCKET_ERROR;
+}
+
+/* The answer of a real call (0 or SOCKET_ERROR with the thread's error), as planned. */
+static int answer_as_planned(fault_outcome planned, int answer)
+{
+    if (planned.kind == FAULT_NOW && answer == SOCKET_ERROR && WSAGetLastError() == WSA_IO_PENDING)
+        return 0;
+    if (planned.kind == FAULT_PENDING && answer == 0)
+        return fail_at_once(WSA_IO_PENDING);
+    return answer;
+}
+
+/* Functions rather than &WSARecv in the table: the address of a DLL import is not a
  * constant an initialiser may use (MSVC rejects it). */
-static int WSAAPI real_receive(SOCKET s, LPWSABUF buffers, DWORD count, LPDWORD received,
-                               LPDWORD flags, LPWSAOVERLAPPED overlapped,
+static int WSAAPI planned_receive(SOCKET s, LPWSABUF buffers, DWORD count, LPDWORD received,
+                                  LPDWORD flags, LPWSAOVERLAPPED overlapped,
+                                  LPWSAOVERLAPPED_COMPLETION_ROUTINE routine)
+{
+    fault_outcome planned = fault_plan_take("receive");
+    if (planned.kind == FAULT_FAIL)
+        return fail_at_once(planned.value);
+    if (wine_hides_a_reset(s))
+        return fail_at_once(WSAECONNRESET); /* what Windows answers */
+    fault_plan_pause(planned);
+    return answer_as_planned(planned, WSARecv(s, buffers, count, received, flags, overlapped,
+                                              routine));
+}
+
+static int WSAAPI planned_send(SOCKET s, LPWSABUF buffers, DWORD count, LPDWORD sent,
+                               DWORD flags, LPWSAOVERLAPPED overlapped,
                                LPWSAOVERLAPPED_COMPLETION_ROUTINE routine)
 {
-    return WSARecv(s, buffers, count, received, flags, overlapped, routine);
+    fault_outcome planned = fault_plan_take("send");
+    if (planned.kind == FAULT_FAIL)
+        return fail_at_once(planned.value);
+    fault_plan_pause(planned);
+    return answer_as_planned(planned, WSASend(s, buffers, count, sent, flags, overlapped,
+                                              routine));
 }
 
-static int WSAAPI real_send(SOCKET s, LPWSABUF buffers, DWORD count, LPDWORD sent, DWORD flags,
-                            LPWSAOVERLAPPED overlapped, LPWSAOVERLAPPED_COMPLETION_ROUTINE routine)
+static BOOL PASCAL planned_accept(SOCKET listener, SOCKET accepted, PVOID buffer,
+                                  DWORD data_length, DWORD local_length, DWORD remote_length,
+                                  LPDWORD received, LPOVERLAPPED overlapped)
 {
-    return WSASend(s, buffers, count, sent, flags, overlapped, routine);
+    fault_outcome planned = fault_plan_take("accept");
+    if (planned.kind == FAULT_FAIL)
+        return fail_at_once(planned.value) == 0;
+    fault_plan_pause(planned);
+    BOOL ok = AcceptEx(listener, accepted, buffer, data_length, local_length, remote_length,
+                       received, overlapped);
+    return answer_as_planned(planned, ok ? 0 : SOCKET_ERROR) == 0;
 }
 
-static BOOL PASCAL real_accept(SOCKET listener, SOCKET accepted, PVOID buffer, DWORD data_length,
-                               DWORD local_length, DWORD remote_length, LPDWORD received,
-                               LPOVERLAPPED overlapped)
-{
-    return AcceptEx(listener, accepted, buffer, data_length, local_length, remote_length,
-                    received, overlapped);
-}
-
-winsock_calls winsock = {real_receive, real_send, real_accept};
+winsock_calls winsock = {planned_receive, planned_send, planned_accept};
 
 void winsock_restore(void)
 {
-    winsock = (winsock_calls){real_receive, real_send, real_accept};
+    winsock = (winsock_calls){planned_receive, planned_send, planned_accept};
+}
+
+void completion_as_planned(const io_context *context, DWORD *bytes, DWORD *error)
+{
+    static const char *const done[] = {"none-done", "accept-done", "receive-done", "send-done"};
+    fault_outcome planned = fault_plan_take(done[context->operation]);
+    fault_plan_pause(planned);
+    if (planned.kind == FAULT_FAIL || planned.kind == FAULT_EOF) {
+        *bytes = 0;
+        *error = planned.kind == FAULT_FAIL ? planned.value : 0;
+    }
 }
 
 const char *operation_name(io_operation operation)

@@ -5,6 +5,7 @@
 #include <psapi.h> /* after windows.h, which it needs */
 #include <stdio.h>
 
+#include "async_socket.h"
 #include "registry.h"
 #include "server.h"
 #include "tutorial/cli.h"
@@ -78,7 +79,8 @@ int main(int argc, char **argv)
 {
     server_args args = {SERVER_DEFAULT_PORT, 0};
     int threads = 2, accepts = 8, max_frame = 65536, idle_ms = 30000;
-    bool stats = false;
+    bool stats = false, wine_resets = false;
+    const char *faults = NULL;
     const cli_option options[] = {
         CLI_SERVER_OPTIONS(&args),
         {"--threads", CLI_INT, "N", 1, 64, &threads, "worker threads (default 2)"},
@@ -88,6 +90,10 @@ int main(int argc, char **argv)
         {"--idle-ms", CLI_INT, "N", 0, 86400000, &idle_ms,
          "close a connection whose receive waits longer (default 30000; 0: never)"},
         {"--stats", CLI_FLAG, NULL, 0, 0, &stats, "print a stats line every second"},
+        {"--faults", CLI_TEXT, "PLAN", 0, 0, &faults,
+         "make calls fail as Windows can, e.g. \"accept%5=fail:WSAECONNRESET\""},
+        {"--wine-resets", CLI_FLAG, NULL, 0, 0, &wine_resets,
+         "under Wine, keep Wine's reset behaviour (a receive after a reset reads 0 bytes)"},
     };
     const cli_program program = {SERVER_PROGRAM,
                                  "framed echo server on a completion port, with a leak report",
@@ -95,6 +101,19 @@ int main(int argc, char **argv)
     cli_result parsed = cli_parse(&program, argc, argv);
     if (parsed != CLI_OK)
         return cli_exit_status(parsed);
+    char why[160];
+    if (!fault_plan_set(faults, why, sizeof why)) {
+        fprintf(stderr, "%s: --faults: %s\n", SERVER_PROGRAM, why);
+        cli_print_usage(&program);
+        return CLI_EXIT_USAGE;
+    }
+    windows_resets_under_wine = !wine_resets;
+    if (net_under_wine())
+        fprintf(stderr, "%s\n", windows_resets_under_wine
+                                     ? "under Wine: resets behave as on Windows (a receive after "
+                                       "a reset fails with WSAECONNRESET); --wine-resets: Wine's own"
+                                     : "under Wine: Wine's own resets (a receive after a reset "
+                                       "reads 0 bytes)");
     if (!net_startup())
         return 1;
 

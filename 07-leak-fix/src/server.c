@@ -21,7 +21,8 @@ typedef struct connection {
 
 struct server {
     server_config config;
-    SOCKET listener;
+    SOCKET listener;          /* INVALID_SOCKET once closed; see listener_lock     */
+    SRWLOCK listener_lock;    /* shared: a call that uses the listener; exclusive: closing it */
     unsigned short port;
     HANDLE completion_port;
     HANDLE *workers;
@@ -150,6 +151,27 @@ static void read_next_frame(server *srv, async_socket *s)
     receive_more(srv, s);
 }
 
+/* Starts the accept of s on the listener, unless the shutdown has closed it. The listener
+ * is read and used under listener_lock held shared, and closed under it held exclusive: no
+ * AcceptEx can run on a listener being closed, or on a handle value reused since. */
+static bool start_accept(server *srv, async_socket *s)
+{
+    AcquireSRWLockShared(&srv->listener_lock);
+    bool listening = srv->listener != INVALID_SOCKET;
+    DWORD error = 0;
+    if (listening) {
+        InterlockedIncrement(&srv->io_pending);
+        error = async_socket_accept(s, srv->listener);
+    }
+    ReleaseSRWLockShared(&srv->listener_lock);
+    if (!listening)
+        close_connection(srv, s); /* the shutdown came first */
+    else if (error != 0)
+        on_immediate_failure(srv, s);
+    return listening && error == 0;
+}
+
+/* snippet:begin post_accept */
 static bool post_accept(server *srv)
 {
     if (srv->stopping)
@@ -159,18 +181,25 @@ static bool post_accept(server *srv)
     if (s == NULL)
         return false;
     connection_of(s)->socket = s;
-    if (!async_socket_attach(s, srv->completion_port, 0) || !list_add(srv, s)) {
-        async_socket_dispose(s);
-        return false;
-    }
+    /* A reference of our own, and the lock, BEFORE list_add makes the socket visible: from
+     * then on close_everything may dispose it, and an immediate failure below disposes it
+     * too. Dispose drops the socket's other references, so without ours the last release
+     * could free it while we still hold its lock. With the lock taken first, nobody else
+     * can have disposed it before we start the accept. */
+    async_socket_retain(s);
     async_socket_lock(s);
-    InterlockedIncrement(&srv->io_pending);
-    bool started = async_socket_accept(s, srv->listener) == 0;
-    if (!started)
-        on_immediate_failure(srv, s);
+    bool started = false;
+    if (async_socket_attach(s, srv->completion_port, 0) && list_add(srv, s)) {
+        fault_plan_pause(fault_plan_take("published")); /* test-only: widens the window */
+        started = start_accept(srv, s);
+    } else {
+        async_socket_dispose(s);
+    }
     async_socket_unlock(s);
+    async_socket_release(s); /* ours: may free the socket */
     return started;
 }
+/* snippet:end post_accept */
 
 static void refill_accepts(server *srv)
 {
@@ -197,8 +226,10 @@ static void on_accepted(server *srv, async_socket *s, DWORD error)
     }
     count(&srv->counters.accepted);
     /* Makes getpeername, shutdown and friends work on the accepted socket. */
+    AcquireSRWLockShared(&srv->listener_lock);
     setsockopt(s->handle, SOL_SOCKET, SO_UPDATE_ACCEPT_CONTEXT, (const char *)&srv->listener,
                sizeof srv->listener);
+    ReleaseSRWLockShared(&srv->listener_lock);
     read_next_frame(srv, s);
 }
 
@@ -298,7 +329,9 @@ static DWORD WINAPI worker(void *argument)
             return 0; /* the quit packet server_stop posts (or the port is gone) */
         /* FALSE with an OVERLAPPED: the operation failed; its error is the thread's. */
         DWORD error = ok ? 0 : GetLastError();
-        on_completion(srv, (io_context *)overlapped, bytes, error);
+        io_context *context = (io_context *)overlapped;
+        completion_as_planned(context, &bytes, &error); /* the outcome seam */
+        on_completion(srv, context, bytes, error);
     }
 }
 
@@ -382,6 +415,7 @@ server *server_start(const server_config *config)
     srv->config = *config;
     apply_defaults(&srv->config);
     InitializeSRWLock(&srv->list_lock);
+    InitializeSRWLock(&srv->listener_lock);
     srv->list.next = srv->list.prev = &srv->list;
     srv->listener = net_listen_loopback(config->port, &srv->port);
     srv->completion_port = CreateIoCompletionPort(INVALID_HANDLE_VALUE, NULL, 0, 0);
@@ -412,8 +446,14 @@ static void close_everything(server *srv)
     AcquireSRWLockExclusive(&srv->list_lock);
     InterlockedExchange(&srv->stopping, 1); /* no new connection joins the list after this */
     ReleaseSRWLockExclusive(&srv->list_lock);
+    /* Pending AcceptEx calls complete with ERROR_OPERATION_ABORTED: they were issued on the
+     * listener, so closing it is what cancels them (CancelIoEx on an accept socket does
+     * not). Under the lock exclusive: no start_accept is using it meanwhile. */
+    AcquireSRWLockExclusive(&srv->listener_lock);
     if (srv->listener != INVALID_SOCKET)
-        closesocket(srv->listener); /* pending AcceptEx calls complete with an error */
+        closesocket(srv->listener);
+    srv->listener = INVALID_SOCKET;
+    ReleaseSRWLockExclusive(&srv->listener_lock);
     long length = 0;
     async_socket **all = list_snapshot(srv, &length);
     for (long i = 0; i < length; i++) {
