@@ -28,9 +28,10 @@ import time
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 STATS = re.compile(r"^stats: (.*)$")
 LEAKED = re.compile(r"^leaked: (\d+) contexts, (\d+) bytes\s*$")
+SERVED = re.compile(r"^served: (.*)$")
 LISTENING = re.compile(r"^listening on 127\.0\.0\.1:(\d+)\s*$")
 COLUMNS = [("resets", "connections reset"), ("frames", "frames echoed"),
-           ("live_contexts", "live contexts"), ("disposed_in_progress", "leaked contexts"),
+           ("live_contexts", "live contexts"), ("disposed_in_progress", "disposed, in flight"),
            ("private_bytes", "private bytes")]
 
 
@@ -68,6 +69,7 @@ class Server:
         self.history = []
         self.report = []
         self.leaked = None
+        self.served = {}
         self.ready = threading.Event()
         self.reader = threading.Thread(target=self._read, daemon=True)
         self.reader.start()
@@ -86,6 +88,8 @@ class Server:
                 values = dict(pair.split("=", 1) for pair in match.group(1).split())
                 self.latest = {key: int(value) for key, value in values.items()}
                 self.history.append(self.latest)
+            elif match := SERVED.match(line):
+                self.served = {k: int(v) for k, v in (pair.split("=", 1) for pair in match.group(1).split())}
             elif match := LEAKED.match(line):
                 self.leaked = (int(match.group(1)), int(match.group(2)))
         self.ready.set()
@@ -248,21 +252,28 @@ unset multiplot
 
 
 def verdict(servers, resets):
+    """One line per server. A probe's receive fails at once when its reset arrived before the
+    server started the receive (the server counts those as immediate_failures): step 06
+    leaks one context for each of them, step 07 none."""
     lines = []
     for server in servers:
         if server.leaked is None:
             lines.append(f"step {server.step}: no leak report (did the server crash?)")
             continue
         contexts, size = server.leaked
+        early = server.served.get("immediate_failures", 0)
+        arrived = (f"{early:,} of the {resets:,} probes had their reset arrive before its "
+                   f"receive, which then failed at once")
         if contexts:
-            lines.append(f"step {server.step} leaked {contexts} contexts ({size:,} bytes, "
-                         f"{size // contexts:,} each) after {resets} resets: "
-                         f"{size / resets:,.0f} bytes per probe on average")
+            lines.append(f"step {server.step} leaked {contexts:,} contexts ({size:,} bytes, "
+                         f"{size // contexts:,} each): {arrived}")
         else:
-            lines.append(f"step {server.step} leaked nothing after {resets} resets")
+            lines.append(f"step {server.step} leaked nothing: {arrived}, and each was freed")
     machine = "; ".join(f"{s.step} leaked={s.leaked[0] if s.leaked else -1} "
                         f"bytes={s.leaked[1] if s.leaked else -1}" for s in servers)
-    return lines, f"verdict: {machine}; resets={resets}"
+    early = "; ".join(f"{s.step} immediate_failures={s.served.get('immediate_failures', -1)}"
+                      for s in servers)
+    return lines, f"verdict: {machine}; resets={resets}; {early}"
 
 
 def main():

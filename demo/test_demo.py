@@ -3,7 +3,7 @@
 
 Runs a short demo non-interactively, then checks that each number in the verdict line is the
 one its server printed on its last line (`leaked: N contexts, B bytes`), that step 06 leaked
-and step 07 did not.
+one context per immediate failure and step 07 none.
 Usage: test_demo.py BIN_DIR
 """
 import pathlib
@@ -31,14 +31,17 @@ def main():
         match = re.fullmatch(r"leaked: (\d+) contexts, (\d+) bytes", last)
         assert match, f"step {step}'s report does not end with its leak line: {last!r}"
         reports[step] = (int(match.group(1)), int(match.group(2)))
-    verdict = re.search(r"^verdict: 06 leaked=(\d+) bytes=(\d+); 07 leaked=(\d+) bytes=(\d+); resets=(\d+)$",
-                        run.stdout, re.M)
+    verdict = re.search(r"^verdict: 06 leaked=(\d+) bytes=(\d+); 07 leaked=(\d+) bytes=(\d+); resets=(\d+); "
+                        r"06 immediate_failures=(\d+); 07 immediate_failures=(\d+)$", run.stdout, re.M)
     assert verdict, "no verdict line"
     said = {"06": (int(verdict.group(1)), int(verdict.group(2))),
             "07": (int(verdict.group(3)), int(verdict.group(4)))}
     assert said == reports, f"the verdict {said} disagrees with the servers' reports {reports}"
     assert reports["06"][0] > 0, "step 06 leaked nothing under the storm"
     assert reports["07"] == (0, 0), "step 07 leaked"
+    # The incident's arithmetic: one leaked context per probe whose receive failed at once.
+    assert reports["06"][0] == int(verdict.group(6)), "06's leaks are not its immediate failures"
+    assert int(verdict.group(7)) > 0, "no receive failed at once in step 07: the fix went untested"
     assert (out / "demo.csv").stat().st_size > 0, "no CSV"
     print("1 passed, 0 failed")
 

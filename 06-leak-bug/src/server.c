@@ -230,6 +230,9 @@ static void on_accepted(server *srv, async_socket *s, DWORD error)
     setsockopt(s->handle, SOL_SOCKET, SO_UPDATE_ACCEPT_CONTEXT, (const char *)&srv->listener,
                sizeof srv->listener);
     ReleaseSRWLockShared(&srv->listener_lock);
+    /* A pause point for tests ("accepted" in a fault plan): the time between the accept and
+     * the first receive, which the incident's server spent sending NetMQ's greeting. */
+    fault_plan_pause(fault_plan_take("accepted"));
     read_next_frame(srv, s);
 }
 
