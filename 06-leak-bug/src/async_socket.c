@@ -18,6 +18,7 @@
 
 bool windows_resets_under_wine = true;
 
+/* snippet:begin reset_shim */
 static bool wine_hides_a_reset(SOCKET s)
 {
     static volatile LONG wine = -1; /* not looked up yet */
@@ -30,6 +31,7 @@ static bool wine_hides_a_reset(SOCKET s)
     WSAPOLLFD poll = {s, POLLRDNORM, 0};
     return WSAPoll(&poll, 1, 0) == 1 && (poll.revents & POLLERR) != 0;
 }
+/* snippet:end reset_shim */
 
 static int fail_at_once(DWORD error)
 {
@@ -49,6 +51,7 @@ static int answer_as_planned(fault_outcome planned, int answer)
 
 /* Functions rather than &WSARecv in the table: the address of a DLL import is not a
  * constant an initialiser may use (MSVC rejects it). */
+/* snippet:begin planned_receive */
 static int WSAAPI planned_receive(SOCKET s, LPWSABUF buffers, DWORD count, LPDWORD received,
                                   LPDWORD flags, LPWSAOVERLAPPED overlapped,
                                   LPWSAOVERLAPPED_COMPLETION_ROUTINE routine)
@@ -62,6 +65,7 @@ static int WSAAPI planned_receive(SOCKET s, LPWSABUF buffers, DWORD count, LPDWO
     return answer_as_planned(planned, WSARecv(s, buffers, count, received, flags, overlapped,
                                               routine));
 }
+/* snippet:end planned_receive */
 
 static int WSAAPI planned_send(SOCKET s, LPWSABUF buffers, DWORD count, LPDWORD sent,
                                DWORD flags, LPWSAOVERLAPPED overlapped,

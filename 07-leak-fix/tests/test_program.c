@@ -14,6 +14,35 @@ static void a_bad_flag_exits_with_status_2_and_the_usage(void **state)
     tk_process_free(p);
 }
 
+static void a_bad_fault_plan_exits_with_status_2_the_reason_and_the_usage(void **state)
+{
+    (void)state;
+    tk_process *p = tk_spawn(SERVER_PROGRAM, "--port 0 --faults receive#0=fail:64");
+    assert_int_equal(tk_wait_exit(p, 20000), 2);
+    assert_non_null(strstr(tk_stderr(p), "--faults: \"#0\": not #N"));
+    assert_non_null(strstr(tk_stderr(p), "usage: " SERVER_PROGRAM));
+    tk_process_free(p);
+}
+
+/* Under Wine the server says which reset behaviour it runs with, on its error stream. */
+static void the_reset_semantics_are_labelled_and_wine_resets_turns_them_off(void **state)
+{
+    (void)state;
+    const char *const args[] = {"--port 0 --seconds 1", "--port 0 --seconds 1 --wine-resets"};
+    const char *const labels[] = {"under Wine: resets behave as on Windows",
+                                  "under Wine: Wine's own resets"};
+    for (int i = 0; i < 2; i++) {
+        tk_process *p;
+        tk_start_server(&p, SERVER_PROGRAM, args[i]);
+        assert_int_equal(tk_wait_exit(p, 20000), 0);
+        if (tk_under_wine())
+            assert_non_null(strstr(tk_stderr(p), labels[i]));
+        else
+            assert_null(strstr(tk_stderr(p), "under Wine"));
+        tk_process_free(p);
+    }
+}
+
 static const char *last_line(const char *text, char *line, size_t size)
 {
     size_t length = strlen(text);
@@ -65,6 +94,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(a_bad_flag_exits_with_status_2_and_the_usage),
+        cmocka_unit_test(a_bad_fault_plan_exits_with_status_2_the_reason_and_the_usage),
+        cmocka_unit_test(the_reset_semantics_are_labelled_and_wine_resets_turns_them_off),
         cmocka_unit_test(one_second_of_serving_ends_cleanly_with_an_empty_leak_report),
         cmocka_unit_test(stats_lines_have_the_keys_the_demo_parses_in_order),
     };
