@@ -1,11 +1,15 @@
 /* step04-server: an echo server on an I/O completion port.
  *
- *   step04-server [--port N] [--seconds N] [--threads N]
+ *   step04-server [--port N] [--seconds N] [--threads N] [--faults PLAN]
+ *
+ * --faults replays an outcome Windows can produce and Wine does not, by hand (the plan's
+ * syntax is in tutorial/fault_plan.h), e.g. --faults "receive#2=fail:WSAECONNRESET".
  */
 #include <stdio.h>
 
 #include "server.h"
 #include "tutorial/cli.h"
+#include "tutorial/fault_plan.h"
 #include "tutorial/net.h"
 #include "tutorial/stop.h"
 
@@ -13,10 +17,13 @@ int main(int argc, char **argv)
 {
     server_args args = {7004, 0};
     int threads = 0;
+    const char *faults = NULL;
     const cli_option options[] = {
         CLI_SERVER_OPTIONS(&args),
         {"--threads", CLI_INT, "N", 0, 256, &threads,
          "worker threads on the completion port (0: one per processor)"},
+        {"--faults", CLI_TEXT, "PLAN", 0, 0, &faults,
+         "end calls and completions as Windows can, e.g. \"receive#2=fail:WSAECONNRESET\""},
     };
     const cli_program program = {"step04-server",
                                  "echo server on an I/O completion port with worker threads",
@@ -24,6 +31,12 @@ int main(int argc, char **argv)
     cli_result parsed = cli_parse(&program, argc, argv);
     if (parsed != CLI_OK)
         return cli_exit_status(parsed);
+    char why[160];
+    if (!fault_plan_set(faults, why, sizeof why)) {
+        fprintf(stderr, "%s: --faults: %s\n", program.name, why);
+        cli_print_usage(&program);
+        return CLI_EXIT_USAGE;
+    }
     if (!net_startup())
         return 1;
 

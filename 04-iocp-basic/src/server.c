@@ -4,6 +4,7 @@
 #include <stdlib.h>
 
 #include "tutorial/errors.h"
+#include "tutorial/fault_plan.h"
 #include "tutorial/net.h"
 
 enum { IO_BUFFER_SIZE = 16384 };
@@ -22,8 +23,11 @@ typedef struct connection connection;
 
 /* snippet:begin io_context */
 /* One operation in flight on a connection. The kernel holds &overlapped from the moment
- * WSARecv/WSASend returns "pending" (or succeeds) until a worker dequeues the completion
- * packet: the context may be reused or freed only after that. */
+ * WSARecv/WSASend is called (not from its "pending" return: the operation may complete,
+ * and its packet be queued, before the call even returns) until a worker dequeues the
+ * completion packet; the context may be reused or freed only after that. A call that
+ * fails at once (any error but WSA_IO_PENDING) queues no packet: the caller still owns
+ * the context. */
 typedef struct io_context {
     OVERLAPPED overlapped;    /* handed to the kernel; CONTAINING_RECORD finds us again */
     io_operation operation;   /* what the completion means                            */
@@ -86,13 +90,67 @@ static void context_free(server *srv, io_context *ctx)
         SetEvent(srv->drained);
 }
 
+/* ---- the outcome seam ---------------------------------------------------------------- */
+
+/* snippet:begin outcome_seam */
+/* Every call that starts an operation asks the fault plan (tutorial/fault_plan.h) what to
+ * report, and every I/O packet a worker dequeues passes through packet_outcome. This seam
+ * exists so that tests, and a learner with --faults, can drive the outcomes Windows can
+ * produce and Wine does not: a receive that fails at once with WSAECONNRESET, a packet
+ * that carries ERROR_NETNAME_DELETED. With no plan set, it changes nothing. */
+static fault_outcome plan_call(const char *operation)
+{
+    fault_outcome planned = fault_plan_take(operation);
+    fault_plan_pause(planned); /* "delay": sleep, then make the real call */
+    return planned;
+}
+
+/* "fail": the call is not made; it fails at once with the plan's error, as Windows can,
+ * and no packet will come. */
+static bool fails_at_once(fault_outcome planned)
+{
+    if (planned.kind != FAULT_FAIL)
+        return false;
+    WSASetLastError((int)planned.value);
+    return true;
+}
+
+/* What the caller is told about a call: done at once (true), or not (false, the error in
+ * WSAGetLastError). "now" and "pending" swap the two answers of a call that started. Both
+ * still get a packet, since this server does not set FILE_SKIP_COMPLETION_PORT_ON_SUCCESS,
+ * and the worker handles it the same way. A call that really failed at once stays failed:
+ * no packet will come for it, whatever the plan says. */
+static bool reported(fault_outcome planned, bool done)
+{
+    if (planned.kind == FAULT_FAIL)
+        return false; /* not made: fails_at_once has set the error */
+    bool started = done || WSAGetLastError() == WSA_IO_PENDING;
+    if (started && planned.kind == FAULT_PENDING) {
+        WSASetLastError(WSA_IO_PENDING);
+        return false;
+    }
+    return done || (started && planned.kind == FAULT_NOW);
+}
+
+/* The completion side: a dequeued I/O packet as the plan wants it. "error:E" makes it a
+ * failure with E and 0 bytes, "eof" a success with 0 bytes. */
+static void packet_outcome(const char *operation, DWORD *bytes, DWORD *error)
+{
+    fault_outcome planned = plan_call(operation);
+    if (planned.kind == FAULT_FAIL || planned.kind == FAULT_EOF) {
+        *bytes = 0;
+        *error = planned.kind == FAULT_FAIL ? planned.value : ERROR_SUCCESS;
+    }
+}
+/* snippet:end outcome_seam */
+
 /* ---- posting operations -------------------------------------------------------------- */
 
 /* Returns true when the operation started: pending, or already done. Either way its
  * completion packet is on its way to the port and the context belongs to the kernel. */
-static bool started(server *srv, int result)
+static bool started(server *srv, bool done)
 {
-    if (result == 0)
+    if (done)
         return true; /* done at once, yet its packet is queued: the worker handles it */
     int error = WSAGetLastError();
     if (error == WSA_IO_PENDING)
@@ -112,9 +170,11 @@ static bool post_receive(io_context *ctx)
      * bytes it points to must stay put until the completion arrives. */
     WSABUF buffer = {(ULONG)sizeof ctx->buffer, ctx->buffer};
     DWORD flags = 0;
-    int result = WSARecv(ctx->connection->socket, &buffer, 1, NULL, &flags,
-                         &ctx->overlapped, NULL);
-    return started(ctx->connection->owner, result);
+    fault_outcome planned = plan_call("receive");
+    bool done = !fails_at_once(planned) &&
+                WSARecv(ctx->connection->socket, &buffer, 1, NULL, &flags, &ctx->overlapped,
+                        NULL) == 0;
+    return started(ctx->connection->owner, reported(planned, done));
 }
 /* snippet:end post_receive */
 
@@ -123,8 +183,11 @@ static bool post_send(io_context *ctx)
     ZeroMemory(&ctx->overlapped, sizeof ctx->overlapped);
     ctx->operation = OP_SEND;
     WSABUF buffer = {ctx->filled - ctx->sent, ctx->buffer + ctx->sent};
-    int result = WSASend(ctx->connection->socket, &buffer, 1, NULL, 0, &ctx->overlapped, NULL);
-    return started(ctx->connection->owner, result);
+    fault_outcome planned = plan_call("send");
+    bool done = !fails_at_once(planned) &&
+                WSASend(ctx->connection->socket, &buffer, 1, NULL, 0, &ctx->overlapped,
+                        NULL) == 0;
+    return started(ctx->connection->owner, reported(planned, done));
 }
 
 /* snippet:begin post_next */
@@ -263,18 +326,21 @@ static bool on_sent(io_context *ctx, DWORD bytes)
     return true;
 }
 
-/* Did the operation end because its socket was closed or the I/O cancelled? Windows
- * reports ERROR_OPERATION_ABORTED; Wine 8 reports a close as ERROR_HANDLES_CLOSED. */
-static bool was_aborted(DWORD error)
+/* Did the operation end because the server closed its socket or cancelled the I/O?
+ * CancelIoEx gives ERROR_OPERATION_ABORTED. A close gives, on Windows in practice,
+ * ERROR_NETNAME_DELETED (the code a peer's reset gives too, hence "while stopping"), and
+ * under Wine 8 ERROR_HANDLES_CLOSED or ERROR_OPERATION_ABORTED. */
+static bool was_aborted(server *srv, DWORD error)
 {
-    return error == ERROR_OPERATION_ABORTED || error == ERROR_HANDLES_CLOSED;
+    return error == ERROR_OPERATION_ABORTED || error == ERROR_HANDLES_CLOSED ||
+           (error == ERROR_NETNAME_DELETED && is_stopping(srv));
 }
 
 /* snippet:begin on_completion */
 /* One dequeued packet: the operation on ctx has finished, the context is ours again. */
 static void on_completion(server *srv, io_context *ctx, DWORD bytes, DWORD error)
 {
-    if (was_aborted(error))
+    if (was_aborted(srv, error))
         InterlockedIncrement(&srv->aborted);
     bool keep = error == ERROR_SUCCESS &&
                 (ctx->operation == OP_RECEIVE ? on_received(ctx, bytes) : on_sent(ctx, bytes));
@@ -301,8 +367,10 @@ static DWORD WINAPI run_worker(void *argument)
         /* TRUE: the I/O succeeded. FALSE with an OVERLAPPED: the I/O failed, and
          * GetLastError says why. Either way the operation is over. */
         DWORD error = ok ? ERROR_SUCCESS : GetLastError();
-        on_completion(srv, CONTAINING_RECORD(overlapped, io_context, overlapped), bytes,
-                      error);
+        io_context *ctx = CONTAINING_RECORD(overlapped, io_context, overlapped);
+        packet_outcome(ctx->operation == OP_RECEIVE ? "receive-done" : "send-done", &bytes,
+                       &error); /* the seam: what a test wants this packet to say */
+        on_completion(srv, ctx, bytes, error);
     }
 }
 /* snippet:end worker */
@@ -345,11 +413,26 @@ static bool start_workers(server *srv, int count)
     return true;
 }
 
-/* Posts one quit packet per worker; each worker takes one and ends. */
+/* Posts one quit packet (the "post" operation of the fault plan can fail it). */
+static bool post_quit(server *srv)
+{
+    fault_outcome planned = plan_call("post");
+    return !fails_at_once(planned) &&
+           PostQueuedCompletionStatus(srv->port, 0, QUIT_KEY, NULL) != FALSE;
+}
+
+/* Posts one quit packet per worker; each worker takes one and ends. A worker whose packet
+ * is missing would wait on the port forever, and server_stop with it, so a failed post is
+ * tried again: PostQueuedCompletionStatus fails only when the system cannot allocate the
+ * packet, a shortage that passes. (libuv treats that failure as fatal instead.) */
 static void stop_workers(server *srv)
 {
-    for (int i = 0; i < srv->worker_count; i++)
-        PostQueuedCompletionStatus(srv->port, 0, QUIT_KEY, NULL);
+    for (int i = 0; i < srv->worker_count; i++) {
+        while (!post_quit(srv)) {
+            report_error("PostQueuedCompletionStatus", GetLastError());
+            Sleep(10);
+        }
+    }
     for (int i = 0; i < srv->worker_count; i++) {
         WaitForSingleObject(srv->workers[i], INFINITE);
         CloseHandle(srv->workers[i]);
@@ -415,8 +498,8 @@ void server_read_counters(server *srv, server_counters *counters)
 
 /* snippet:begin close_all */
 /* Closes every open socket. A pending receive or send on it then completes with an error
- * (ERROR_OPERATION_ABORTED; under Wine 8 ERROR_HANDLES_CLOSED), and the worker that
- * dequeues that packet frees the context. */
+ * (on Windows in practice ERROR_NETNAME_DELETED; under Wine 8 ERROR_HANDLES_CLOSED or
+ * ERROR_OPERATION_ABORTED), and the worker that dequeues that packet frees the context. */
 static void close_all_connections(server *srv)
 {
     EnterCriticalSection(&srv->lock);

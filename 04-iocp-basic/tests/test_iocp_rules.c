@@ -276,8 +276,13 @@ static void closing_the_socket_ends_its_pending_receive_with_a_failed_packet(voi
                   (unsigned long)d.error);
     assert_false(d.ok);
     assert_ptr_equal(d.overlapped, &overlapped); /* the packet comes: free the context then */
-    /* Windows documents WSA_OPERATION_ABORTED (995); Wine 8 reports ERROR_HANDLES_CLOSED. */
-    assert_true(d.error == ERROR_OPERATION_ABORTED || d.error == ERROR_HANDLES_CLOSED);
+    /* Microsoft's closesocket page speaks of WSA_OPERATION_ABORTED (995), but what Windows
+     * gives in practice is ERROR_NETNAME_DELETED (64): Wine's own conformance tests
+     * (dlls/ws2_32/tests/sock.c) expect 64 there and mark Wine's answer todo_wine, and
+     * Boost.Asio maps ERROR_NETNAME_DELETED to operation_aborted when it closed the socket
+     * itself. Wine 8 reports ERROR_HANDLES_CLOSED (676), or 995. Any of them is a close. */
+    assert_true(d.error == ERROR_NETNAME_DELETED || d.error == ERROR_OPERATION_ABORTED ||
+                d.error == ERROR_HANDLES_CLOSED);
     closesocket(client);
     CloseHandle(port);
 }

@@ -1,11 +1,15 @@
 /* step05-server: an echo server on an I/O completion port that accepts with AcceptEx.
  *
- *   step05-server [--port N] [--seconds N] [--threads N] [--accepts N]
+ *   step05-server [--port N] [--seconds N] [--threads N] [--accepts N] [--faults PLAN]
+ *
+ * --faults replays an outcome Windows can produce and Wine does not, by hand (the plan's
+ * syntax is in tutorial/fault_plan.h), e.g. --faults "accept-done#1=error:64".
  */
 #include <stdio.h>
 
 #include "server.h"
 #include "tutorial/cli.h"
+#include "tutorial/fault_plan.h"
 #include "tutorial/net.h"
 #include "tutorial/stop.h"
 
@@ -13,12 +17,15 @@ int main(int argc, char **argv)
 {
     server_args args = {7005, 0};
     int threads = 0, accepts = SERVER_DEFAULT_ACCEPTS;
+    const char *faults = NULL;
     const cli_option options[] = {
         CLI_SERVER_OPTIONS(&args),
         {"--threads", CLI_INT, "N", 0, 256, &threads,
          "worker threads on the completion port (0: one per processor)"},
         {"--accepts", CLI_INT, "N", 1, 1024, &accepts,
          "AcceptEx calls kept waiting for clients (default 8)"},
+        {"--faults", CLI_TEXT, "PLAN", 0, 0, &faults,
+         "end calls and completions as Windows can, e.g. \"accept-done#1=error:64\""},
     };
     const cli_program program = {"step05-server",
                                  "echo server on an I/O completion port, accepting with AcceptEx",
@@ -26,6 +33,12 @@ int main(int argc, char **argv)
     cli_result parsed = cli_parse(&program, argc, argv);
     if (parsed != CLI_OK)
         return cli_exit_status(parsed);
+    char why[160];
+    if (!fault_plan_set(faults, why, sizeof why)) {
+        fprintf(stderr, "%s: --faults: %s\n", program.name, why);
+        cli_print_usage(&program);
+        return CLI_EXIT_USAGE;
+    }
     if (!net_startup())
         return 1;
 

@@ -65,6 +65,34 @@ static void the_real_program_echoes_and_reports_what_it_served(void **state)
     tk_process_free(p);
 }
 
+static void a_bad_fault_plan_gets_status_2_the_reason_and_the_usage_line(void **state)
+{
+    (void)state;
+    tk_process *p = tk_spawn("step05-server", "--port 0 --faults receive#2=explode");
+    assert_int_equal(tk_wait_exit(p, 20000), 2);
+    assert_non_null(strstr(tk_stderr(p), "--faults: \"explode\""));
+    assert_non_null(strstr(tk_stderr(p), "usage: step05-server"));
+    tk_process_free(p);
+}
+
+/* The chapter's "Driving the outcomes Wine does not produce", by hand. */
+static void a_fault_plan_replays_an_outcome_by_hand(void **state)
+{
+    (void)state;
+    tk_process *p;
+    unsigned short port = tk_start_server(
+        &p, "step05-server", "--port 0 --seconds 2 --faults \"accept-done#1=error:64\"");
+    for (int i = 0; i < 2; i++) {
+        client_buffer reply;
+        assert_true(client_exchange_stream(port, "again", 5, TK_PROMPT_MS, &reply));
+        client_buffer_free(&reply);
+    }
+    assert_int_equal(tk_wait_exit(p, 20000), 0);
+    assert_non_null(strstr(tk_stdout(p), "1 accepted, 1 closed"));
+    assert_non_null(strstr(tk_stdout(p), "live contexts at exit: 0"));
+    tk_process_free(p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -73,6 +101,8 @@ int main(void)
         cmocka_unit_test(an_accept_count_of_zero_gets_status_2),
         cmocka_unit_test(it_serves_for_the_given_seconds_then_exits_cleanly),
         cmocka_unit_test(the_real_program_echoes_and_reports_what_it_served),
+        cmocka_unit_test(a_bad_fault_plan_gets_status_2_the_reason_and_the_usage_line),
+        cmocka_unit_test(a_fault_plan_replays_an_outcome_by_hand),
     };
     return cmocka_run_group_tests_name("step05 program", tests, tk_winsock_up, tk_winsock_down);
 }
