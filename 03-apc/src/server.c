@@ -196,14 +196,20 @@ static void close_all_clients(server *srv)
 }
 /* snippet:end close_all */
 
+/* How often an idle server looks at its listener even with no FD_ACCEPT (see serve). */
+enum { ACCEPT_RECHECK_MS = 100 };
+
 /* snippet:begin serve */
 static DWORD WINAPI serve(void *argument)
 {
     server *srv = argument;
     while (!srv->stopping) {
-        /* fAlertable TRUE: queued routines (and the stop APC) run inside this call. */
-        DWORD woke = WSAWaitForMultipleEvents(1, &srv->accept_event, FALSE, WSA_INFINITE, TRUE);
-        if (woke == WSA_WAIT_EVENT_0) {
+        /* fAlertable TRUE: queued routines (and the stop APC) run inside this call. The
+         * timeout is for Wine 8, which can lose an FD_ACCEPT when many clients connect at
+         * once; a non-blocking accept with nobody waiting costs one call. */
+        DWORD woke = WSAWaitForMultipleEvents(1, &srv->accept_event, FALSE, ACCEPT_RECHECK_MS,
+                                              TRUE);
+        if (woke == WSA_WAIT_EVENT_0 || woke == WSA_WAIT_TIMEOUT) {
             accept_clients(srv);
         } else if (woke != WSA_WAIT_IO_COMPLETION) {
             report_error("WSAWaitForMultipleEvents", (DWORD)WSAGetLastError());

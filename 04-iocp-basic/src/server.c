@@ -327,13 +327,14 @@ static bool on_sent(io_context *ctx, DWORD bytes)
 }
 
 /* Did the operation end because the server closed its socket or cancelled the I/O?
- * CancelIoEx gives ERROR_OPERATION_ABORTED. A close gives, on Windows in practice,
- * ERROR_NETNAME_DELETED (the code a peer's reset gives too, hence "while stopping"), and
- * under Wine 8 ERROR_HANDLES_CLOSED or ERROR_OPERATION_ABORTED. */
+ * CancelIoEx gives ERROR_OPERATION_ABORTED. A close gives, on Windows,
+ * ERROR_CONNECTION_ABORTED (Windows XP gave ERROR_NETNAME_DELETED, the code a peer's reset
+ * gives too, hence "while stopping"), and under Wine 8 ERROR_HANDLES_CLOSED or
+ * ERROR_OPERATION_ABORTED. */
 static bool was_aborted(server *srv, DWORD error)
 {
-    return error == ERROR_OPERATION_ABORTED || error == ERROR_HANDLES_CLOSED ||
-           (error == ERROR_NETNAME_DELETED && is_stopping(srv));
+    return error == ERROR_OPERATION_ABORTED || error == ERROR_CONNECTION_ABORTED ||
+           error == ERROR_HANDLES_CLOSED || (error == ERROR_NETNAME_DELETED && is_stopping(srv));
 }
 
 /* snippet:begin on_completion */

@@ -422,13 +422,13 @@ static bool on_sent(io_context *ctx, DWORD bytes)
 
 /* Did the operation end because the server closed its socket or cancelled the I/O?
  * Closing the listener ends its AcceptEx calls with ERROR_OPERATION_ABORTED. Closing a
- * connection's socket ends its receive, on Windows in practice, with ERROR_NETNAME_DELETED
- * (the code a peer's reset gives too, hence "while stopping"), and under Wine 8 with
- * ERROR_HANDLES_CLOSED or ERROR_OPERATION_ABORTED. */
+ * connection's socket ends its receive, on Windows, with ERROR_CONNECTION_ABORTED (Windows
+ * XP gave ERROR_NETNAME_DELETED, the code a peer's reset gives too, hence "while
+ * stopping"), and under Wine 8 with ERROR_HANDLES_CLOSED or ERROR_OPERATION_ABORTED. */
 static bool was_aborted(server *srv, DWORD error)
 {
-    return error == ERROR_OPERATION_ABORTED || error == ERROR_HANDLES_CLOSED ||
-           (error == ERROR_NETNAME_DELETED && is_stopping(srv));
+    return error == ERROR_OPERATION_ABORTED || error == ERROR_CONNECTION_ABORTED ||
+           error == ERROR_HANDLES_CLOSED || (error == ERROR_NETNAME_DELETED && is_stopping(srv));
 }
 
 /* The fault plan's name for the packet of an operation. */
