@@ -4,5 +4,5 @@ if(BUILD_TESTING AND TUTORIAL_PYTHON3 AND TARGET step06-server AND TARGET step07
   add_test(NAME demo.verdict_matches_leak_reports
            COMMAND "${TUTORIAL_PYTHON3}" "${PROJECT_SOURCE_DIR}/demo/test_demo.py" "${CMAKE_BINARY_DIR}/bin")
   set_tests_properties(demo.verdict_matches_leak_reports PROPERTIES
-    LABELS demo TIMEOUT 600 FIXTURES_REQUIRED wine)
+    LABELS "demo;thorough" TIMEOUT 600 FIXTURES_REQUIRED wine)
 endif()

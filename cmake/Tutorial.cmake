@@ -61,6 +61,24 @@ function(tutorial_test name)
                               ${arg_TIMEOUT} SOURCES ${arg_SOURCES} LIBS ${arg_LIBS})
 endfunction()
 
+# tutorial_thorough(NAME ARGUMENT [TIMEOUT seconds])
+#   Runs the program of tutorial_test(NAME) once more, with ARGUMENT, as stepNN.NAME_thorough
+#   labelled thorough: the long part of a test file (its main() picks it by the argument).
+#   ./tutorial test runs thorough tests only with --thorough, as CI does.
+function(tutorial_thorough name argument)
+  cmake_parse_arguments(arg "" "TIMEOUT" "" ${ARGN})
+  if(NOT arg_TIMEOUT)
+    set(arg_TIMEOUT 300)
+  endif()
+  set(label "step${TUTORIAL_STEP}")
+  add_test(NAME "${label}.${name}_thorough" COMMAND "${label}_${name}" "${argument}")
+  set_tests_properties("${label}.${name}_thorough" PROPERTIES
+    LABELS "${label};system;thorough" TIMEOUT ${arg_TIMEOUT})
+  if(TUTORIAL_USES_WINE)
+    set_tests_properties("${label}.${name}_thorough" PROPERTIES FIXTURES_REQUIRED wine)
+  endif()
+endfunction()
+
 # tutorial_exercise(K SOURCES... [LIBS ...] [TIMEOUT seconds])
 #   The checker of exercise NN.K: a cmocka test program in NN-name/exercises/. It is not
 #   part of the normal build or test run (it is meant to fail until the learner has done

@@ -196,8 +196,18 @@ tk_process *tk_spawn(const char *program, const char *args)
     startup.hStdInput = GetStdHandle(STD_INPUT_HANDLE);
     startup.hStdOutput = out_write;
     startup.hStdError = err_write;
-    BOOL started = CreateProcessA(path, command_line, NULL, NULL, TRUE, 0, NULL, NULL,
-                                  &startup, &p->info);
+    /* Wine 8 now and then fails a CreateProcess with ERROR_INTERNAL_ERROR while many
+     * processes start at once (seen with four test programs spawning servers together);
+     * a second try a moment later works. Windows does not do this. */
+    BOOL started = FALSE;
+    for (int attempt = 0; attempt < 3 && !started; attempt++) {
+        if (attempt > 0)
+            Sleep(200); /* a back-off before trying again, not a synchronisation */
+        started = CreateProcessA(path, command_line, NULL, NULL, TRUE, 0, NULL, NULL, &startup,
+                                 &p->info);
+        if (!started && GetLastError() != ERROR_INTERNAL_ERROR)
+            break;
+    }
     CloseHandle(out_write); /* the child holds the write ends now */
     CloseHandle(err_write);
     free(command_line);
