@@ -228,8 +228,8 @@ static int start_accept(server *srv, io_context *ctx)
     DWORD bytes = 0;
     fault_outcome planned = plan_call("accept");
     /* Receive length 0: complete as soon as a client connects, even a silent one.
-     * AcceptEx returns a BOOL: FALSE on failure, never SOCKET_ERROR. TRUE (a client was
-     * already waiting) still queues a packet, like pending does. */
+     * AcceptEx returns a BOOL: FALSE on failure, never SOCKET_ERROR. TRUE (allowed, not
+     * promised, when a client was already waiting) still queues a packet, like pending. */
     bool done = !fails_at_once(planned) &&
                 srv->accept_ex(srv->listener, ctx->accepted, ctx->buffer, 0, ADDRESS_LENGTH,
                                ADDRESS_LENGTH, &bytes, &ctx->overlapped) != FALSE;

@@ -101,7 +101,8 @@ static void a_receive_after_shutdown_fails_at_once_with_wsaeshutdown(void **stat
     assert_int_equal(async_socket_receive(s, 0, 16), WSAESHUTDOWN);
     tk_assert_no_completion(test_port, QUIET_MS);
     /* Nothing reached the kernel, so CancelIoEx has nothing to cancel and no aborted
-     * packet comes. Windows says so with ERROR_NOT_FOUND; Wine 8 returns TRUE. */
+     * packet comes. Windows says so with FALSE and ERROR_NOT_FOUND (Microsoft's CancelIoEx
+     * page, for a call that finds no request to cancel); Wine 8 returns TRUE. */
     BOOL cancelled = CancelIoEx((HANDLE)s->handle, NULL);
     DWORD cancel_error = GetLastError();
     if (!tk_under_wine()) {
