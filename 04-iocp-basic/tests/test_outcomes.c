@@ -9,7 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "server.h"
+#include "support.h"
 #include "tutorial/errors.h"
 #include "tutorial/fault_plan.h"
 #include "tutorial/net.h"
@@ -105,22 +105,6 @@ static void set_plan(const char *plan)
     char why[160] = "";
     if (!fault_plan_set(plan, why, sizeof why))
         fail_msg("not a plan: %s (%s)", plan, why);
-}
-
-static server *start(void)
-{
-    server_config config = {0, 2};
-    server *srv = server_start(&config);
-    assert_non_null(srv);
-    return srv;
-}
-
-static SOCKET connect_to(server *srv)
-{
-    SOCKET s = net_connect_loopback(server_port(srv));
-    assert_true(s != INVALID_SOCKET);
-    assert_true(net_set_recv_timeout(s, TK_PROMPT_MS));
-    return s;
 }
 
 /* Sends length bytes of pattern seed and expects exactly them back. */
@@ -239,7 +223,7 @@ static void run_outcome_case(void **state)
 {
     const outcome_case *c = *state;
     set_plan(c->plan);
-    server *srv = start();
+    server *srv = start_server(2);
     drive_victim(c, srv, connect_to(srv));
 
     for (unsigned i = 0; i < GOOD_CLIENTS; i++) {
@@ -268,7 +252,7 @@ static void run_stop_case(void **state)
 {
     const stop_case *c = *state;
     set_plan(c->plan);
-    server *srv = start();
+    server *srv = start_server(2);
     SOCKET idle[IDLE_AT_STOP];
     for (unsigned i = 0; i < IDLE_AT_STOP; i++) {
         idle[i] = connect_to(srv);
@@ -332,7 +316,7 @@ static void starting_and_stopping_while_clients_connect_frees_everything(void **
     /* Faults on top of the churn, the same plan across every round. */
     set_plan("receive%5=fail:WSAECONNRESET,receive-done%4=error:64,send%3=pending");
     for (int round = 0; round < RESTART_ROUNDS; round++) {
-        server *srv = start();
+        server *srv = start_server(2);
         connector job = {server_port(srv), 0};
         HANDLE thread = CreateThread(NULL, 0, keep_connecting, &job, 0, NULL);
         assert_non_null(thread);

@@ -4,25 +4,9 @@
 #include <stdlib.h>
 
 #include "client.h"
-#include "server.h"
+#include "support.h"
 #include "tutorial/net.h"
 #include "tutorial/testkit.h"
-
-static server *start(int threads)
-{
-    server_config config = {0, threads};
-    server *srv = server_start(&config);
-    assert_non_null(srv);
-    return srv;
-}
-
-static SOCKET connect_to(server *srv)
-{
-    SOCKET s = net_connect_loopback(server_port(srv));
-    assert_true(s != INVALID_SOCKET);
-    assert_true(net_set_recv_timeout(s, TK_PROMPT_MS));
-    return s;
-}
 
 /* Sends text and expects exactly it back. */
 static void round_trip(SOCKET s, const char *text, size_t length)
@@ -50,7 +34,7 @@ static void it_echoes_a_large_payload_byte_exact_then_closes(void **state)
     unsigned char *payload = malloc(size);
     assert_non_null(payload);
     tk_fill_pattern(payload, size, 4);
-    server *srv = start(0);
+    server *srv = start_server(0);
 
     client_buffer reply; /* returns once the server has closed the connection */
     assert_true(client_exchange_stream(server_port(srv), payload, size, TK_PROMPT_MS, &reply));
@@ -70,7 +54,7 @@ static void it_echoes_a_large_payload_byte_exact_then_closes(void **state)
 static void one_worker_thread_serves_interleaved_clients(void **state)
 {
     (void)state;
-    server *srv = start(1);
+    server *srv = start_server(1);
     assert_int_equal(server_worker_count(srv), 1);
     SOCKET a = connect_to(srv), b = connect_to(srv), c = connect_to(srv);
     /* While a and b sit with a receive pending, the one worker serves c, then the others. */
@@ -87,7 +71,7 @@ static void one_worker_thread_serves_interleaved_clients(void **state)
 static void a_client_that_resets_does_not_disturb_the_others(void **state)
 {
     (void)state;
-    server *srv = start(0);
+    server *srv = start_server(0);
     SOCKET steady = connect_to(srv);
     round_trip(steady, "before", 6);
     for (int i = 0; i < 5; i++) {
@@ -107,7 +91,7 @@ static void a_client_that_resets_with_its_echo_in_flight_leaves_no_context_behin
     unsigned char *payload = malloc(size);
     assert_non_null(payload);
     tk_fill_pattern(payload, size, 5);
-    server *srv = start(0);
+    server *srv = start_server(0);
     for (int i = 0; i < 3; i++) {
         SOCKET rude = connect_to(srv);
         /* Send without reading until the window is full, then reset. */
@@ -131,7 +115,7 @@ static void stopping_closes_idle_clients_and_frees_every_context(void **state)
 {
     (void)state;
     enum { clients = 5 };
-    server *srv = start(2);
+    server *srv = start_server(2);
     SOCKET idle[clients];
     for (int i = 0; i < clients; i++) {
         idle[i] = connect_to(srv);
@@ -153,7 +137,7 @@ static void stopping_closes_idle_clients_and_frees_every_context(void **state)
 static void a_client_that_connects_and_says_nothing_is_closed_at_stop(void **state)
 {
     (void)state;
-    server *srv = start(0);
+    server *srv = start_server(0);
     SOCKET silent = connect_to(srv);
     SOCKET other = connect_to(srv);
     round_trip(other, "x", 1); /* the listener took both (it accepts in order) */
@@ -170,7 +154,7 @@ static void a_client_that_connects_and_says_nothing_is_closed_at_stop(void **sta
 static void stopping_a_server_that_never_had_a_client_is_clean(void **state)
 {
     (void)state;
-    server *srv = start(0);
+    server *srv = start_server(0);
     assert_true(server_port(srv) != 0);
     assert_true(server_worker_count(srv) >= 1);
     stop_and_expect_no_leak(srv, 0);

@@ -40,6 +40,31 @@ registry_totals totals(void)
     return t;
 }
 
+server_counters counters_of(server *srv)
+{
+    server_counters c;
+    server_get_counters(srv, &c);
+    return c;
+}
+
+typedef struct ends_wait {
+    server *srv;
+    long connections;
+} ends_wait;
+
+static bool connections_have_ended(void *argument)
+{
+    const ends_wait *w = argument;
+    server_counters c = counters_of(w->srv);
+    return c.resets + c.closed >= w->connections;
+}
+
+bool wait_until_ended(server *srv, long connections, DWORD timeout_ms)
+{
+    ends_wait w = {srv, connections};
+    return tk_wait_until(connections_have_ended, &w, timeout_ms);
+}
+
 async_socket *connected_socket(SOCKET *peer, DWORD buffer_size)
 {
     SOCKET mine;

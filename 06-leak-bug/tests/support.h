@@ -6,6 +6,7 @@
 
 #include "async_socket.h"
 #include "registry.h"
+#include "server.h"
 #include "tutorial/testkit.h"
 
 /* The completion port the sockets of connected_socket are attached to. */
@@ -22,6 +23,14 @@ int test_port_and_winsock_down(void **state);
 
 /* The registry's totals now (contexts, sockets, ...), to compare before and after. */
 registry_totals totals(void);
+
+/* The counters of a running server, now. */
+server_counters counters_of(server *srv);
+
+/* Waits, bounded, until `connections` connections have ended (each ends as a reset or an
+ * orderly close; an accept that failed counts as a reset), so that the counters are final.
+ * Returns false when timeout_ms pass first. */
+bool wait_until_ended(server *srv, long connections, DWORD timeout_ms);
 
 /* The server side of a loopback connection as an async_socket with buffers of
  * buffer_size bytes, attached to test_port; the client side goes to *peer. */

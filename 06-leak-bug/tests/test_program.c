@@ -4,24 +4,26 @@
 
 #include "tutorial/testkit.h"
 
+/* The program refuses args with status 2, a line that says what is wrong, and the usage. */
+static void assert_refused(const char *args, const char *problem)
+{
+    tk_process *p = tk_spawn(SERVER_PROGRAM, args);
+    assert_int_equal(tk_wait_exit(p, 20000), 2);
+    assert_non_null(strstr(tk_stderr(p), problem));
+    assert_non_null(strstr(tk_stderr(p), "usage: " SERVER_PROGRAM));
+    tk_process_free(p);
+}
+
 static void a_bad_flag_exits_with_status_2_and_the_usage(void **state)
 {
     (void)state;
-    tk_process *p = tk_spawn(SERVER_PROGRAM, "--port 0 --max-frame lots");
-    assert_int_equal(tk_wait_exit(p, 20000), 2);
-    assert_non_null(strstr(tk_stderr(p), "--max-frame wants a whole number"));
-    assert_non_null(strstr(tk_stderr(p), "usage: " SERVER_PROGRAM));
-    tk_process_free(p);
+    assert_refused("--port 0 --max-frame lots", "--max-frame wants a whole number");
 }
 
 static void a_bad_fault_plan_exits_with_status_2_the_reason_and_the_usage(void **state)
 {
     (void)state;
-    tk_process *p = tk_spawn(SERVER_PROGRAM, "--port 0 --faults receive#0=fail:64");
-    assert_int_equal(tk_wait_exit(p, 20000), 2);
-    assert_non_null(strstr(tk_stderr(p), "--faults: \"#0\": not #N"));
-    assert_non_null(strstr(tk_stderr(p), "usage: " SERVER_PROGRAM));
-    tk_process_free(p);
+    assert_refused("--port 0 --faults receive#0=fail:64", "--faults: \"#0\": not #N");
 }
 
 /* Under Wine the server says on its error stream which reset behaviour it runs with. */

@@ -5,20 +5,11 @@
 #include <string.h>
 
 #include "client.h"
-#include "registry.h"
 #include "reset_storm.h"
-#include "server.h"
-#include "async_socket.h"
+#include "support.h"
 #include "tutorial/fault_plan.h"
 #include "tutorial/net.h"
 #include "tutorial/testkit.h"
-
-static registry_totals totals(void)
-{
-    registry_totals t;
-    registry_get_totals(&t);
-    return t;
-}
 
 static server *start(int idle_ms, unsigned long max_frame)
 {
@@ -26,33 +17,6 @@ static server *start(int idle_ms, unsigned long max_frame)
     server *srv = server_start(&config);
     assert_non_null(srv);
     return srv;
-}
-
-static server_counters counters_of(server *srv)
-{
-    server_counters c;
-    server_get_counters(srv, &c);
-    return c;
-}
-
-/* Waits, bounded, until `connections` connections have ended (each ends as a reset or an
- * orderly close; an accept that failed counts as a reset), so that the counters are final. */
-typedef struct ends_wait {
-    server *srv;
-    long connections;
-} ends_wait;
-
-static bool connections_have_ended(void *argument)
-{
-    const ends_wait *w = argument;
-    server_counters c = counters_of(w->srv);
-    return c.resets + c.closed >= w->connections;
-}
-
-static void wait_until_ended(server *srv, long connections, DWORD timeout_ms)
-{
-    ends_wait w = {srv, connections};
-    tk_wait_until(connections_have_ended, &w, timeout_ms); /* the counters are checked after */
 }
 
 static long run_storm(unsigned short port, long count, int parallel, int rate)
@@ -79,7 +43,7 @@ static void a_storm_of_1000_resets_leaks_in_06_and_not_in_07(void **state)
      * accept, around the first receive, as the monitoring probe's did (measured under Wine:
      * faster storms mostly reset connections still in the backlog). */
     long resets = run_storm(server_port(srv), 1000, 1, 2000);
-    wait_until_ended(srv, resets, 20000);
+    wait_until_ended(srv, resets, 20000); /* the counters are checked after */
     server_counters c;
     server_stop(srv, &c);
     long leaked = totals().contexts - before.contexts;
@@ -106,7 +70,7 @@ static long run_paced_probe(server *srv, int probes)
         SOCKET probe = net_connect_loopback(server_port(srv));
         assert_true(probe != INVALID_SOCKET);
         net_hard_reset(probe);
-        wait_until_ended(srv, i + 1, TK_PROMPT_MS); /* the next probe comes after it */
+        assert_true(wait_until_ended(srv, i + 1, TK_PROMPT_MS)); /* then the next probe */
     }
     return probes;
 }
@@ -289,7 +253,7 @@ static void twenty_thousand_resets_beside_framed_clients_leak_nothing(void **sta
     for (int i = 0; i < 2; i++)
         CloseHandle(threads[i]);
     long talked = talkers[0].frames + talkers[1].frames;
-    wait_until_ended(srv, resets + talked, 30000);
+    wait_until_ended(srv, resets + talked, 30000); /* the counters are checked after */
     server_counters c;
     server_stop(srv, &c);
     long leaked = totals().contexts - before.contexts;

@@ -9,8 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "registry.h"
-#include "server.h"
+#include "support.h"
 #include "tutorial/fault_plan.h"
 #include "tutorial/net.h"
 #include "tutorial/page_heap.h"
@@ -62,13 +61,6 @@ static void a_good_client_is_served(unsigned short port)
 
 /* ---- the server ---------------------------------------------------------------------- */
 
-static registry_totals totals(void)
-{
-    registry_totals t;
-    registry_get_totals(&t);
-    return t;
-}
-
 static server *start_with(const char *plan)
 {
     char why[128];
@@ -77,31 +69,6 @@ static server *start_with(const char *plan)
     server *srv = server_start(&config);
     assert_non_null(srv);
     return srv;
-}
-
-static server_counters counters_of(server *srv)
-{
-    server_counters c;
-    server_get_counters(srv, &c);
-    return c;
-}
-
-typedef struct ended {
-    server *srv;
-    long count;
-} ended;
-
-static bool connections_ended(void *argument)
-{
-    const ended *e = argument;
-    server_counters c = counters_of(e->srv);
-    return c.resets + c.closed >= e->count;
-}
-
-static void wait_until_ended(server *srv, long count)
-{
-    ended e = {srv, count};
-    assert_true(tk_wait_until(connections_ended, &e, TK_PROMPT_MS));
 }
 
 static bool fired(void *operation)
@@ -184,9 +151,10 @@ static void run_case(const outcome_case *c)
     } else {
         assert_false(second); /* the server ended it: the reply never came */
     }
-    wait_until_ended(srv, 1); /* the victim's connection, whichever way it ended */
+    /* the victim's connection, whichever way it ended; then the good client's */
+    assert_true(wait_until_ended(srv, 1, TK_PROMPT_MS));
     a_good_client_is_served(port);
-    wait_until_ended(srv, 2);
+    assert_true(wait_until_ended(srv, 2, TK_PROMPT_MS));
     assert_true(fired((void *)c->operation)); /* the outcome really was forced */
 
     server_counters counters;
@@ -212,11 +180,29 @@ static void every_outcome_at_every_call_site_frees_what_it_should(void **state)
 
 /* ---- the shutdown -------------------------------------------------------------------- */
 
-static registry_totals stop_and_count(server *srv, server_counters *counters)
+/* Starts the server with plan, connects a client that exchanges one frame (so that its next
+ * receive is pending and the ninth accept, the refill, has been posted), waits until the
+ * plan's rule for operation has fired when one is named (a pause is then under way), and
+ * stops the server. Nothing may fail at once and nothing may be left, in 06 as in 07. */
+static void stop_with_a_client(const char *plan, const char *paused_operation)
 {
-    server_stop(srv, counters);
+    registry_totals before = totals();
+    server *srv = start_with(plan);
+    SOCKET client = client_connect(server_port(srv));
+    if (paused_operation != NULL) {
+        assert_true(tk_wait_until(fired, (void *)paused_operation, TK_PROMPT_MS));
+    } else {
+        unsigned char byte = 1;
+        assert_true(exchange(client, &byte, 1)); /* served: its next receive is pending now */
+    }
+    server_counters counters;
+    server_stop(srv, &counters);
     fault_plan_set(NULL, NULL, 0);
-    return totals();
+    closesocket(client);
+    registry_totals after = totals();
+    assert_int_equal(counters.immediate_failures, 0);
+    assert_int_equal(after.contexts, before.contexts);
+    assert_int_equal(after.sockets, before.sockets);
 }
 
 /* Stop with eight accepts pending on the listener and a receive pending on an idle
@@ -225,17 +211,7 @@ static registry_totals stop_and_count(server *srv, server_counters *counters)
 static void stopping_with_accepts_and_a_receive_pending_frees_everything(void **state)
 {
     (void)state;
-    registry_totals before = totals();
-    server *srv = start_with(NULL);
-    SOCKET idle = client_connect(server_port(srv));
-    unsigned char byte = 1;
-    assert_true(exchange(idle, &byte, 1)); /* served: its next receive is pending now */
-    server_counters counters;
-    registry_totals after = stop_and_count(srv, &counters);
-    closesocket(idle);
-    assert_int_equal(counters.immediate_failures, 0);
-    assert_int_equal(after.contexts, before.contexts);
-    assert_int_equal(after.sockets, before.sockets);
+    stop_with_a_client(NULL, NULL);
 }
 
 /* The post_accept window: the ninth accept (the refill after the first client) pauses
@@ -245,16 +221,7 @@ static void stopping_with_accepts_and_a_receive_pending_frees_everything(void **
 static void stopping_while_an_accept_is_being_posted_touches_nothing_freed(void **state)
 {
     (void)state;
-    registry_totals before = totals();
-    server *srv = start_with("published#9=delay:300");
-    SOCKET client = client_connect(server_port(srv));
-    assert_true(tk_wait_until(fired, "published", TK_PROMPT_MS)); /* it is paused now */
-    server_counters counters;
-    registry_totals after = stop_and_count(srv, &counters);
-    closesocket(client);
-    assert_int_equal(counters.immediate_failures, 0);
-    assert_int_equal(after.contexts, before.contexts);
-    assert_int_equal(after.sockets, before.sockets);
+    stop_with_a_client("published#9=delay:300", "published");
 }
 
 /* The listener's rule: the ninth AcceptEx pauses just before the call, holding the
@@ -264,16 +231,7 @@ static void stopping_while_an_accept_is_being_posted_touches_nothing_freed(void 
 static void stopping_while_accept_ex_is_called_waits_for_it(void **state)
 {
     (void)state;
-    registry_totals before = totals();
-    server *srv = start_with("accept#9=delay:300");
-    SOCKET client = client_connect(server_port(srv));
-    assert_true(tk_wait_until(fired, "accept", TK_PROMPT_MS));
-    server_counters counters;
-    registry_totals after = stop_and_count(srv, &counters);
-    closesocket(client);
-    assert_int_equal(counters.immediate_failures, 0);
-    assert_int_equal(after.contexts, before.contexts);
-    assert_int_equal(after.sockets, before.sockets);
+    stop_with_a_client("accept#9=delay:300", "accept");
 }
 
 /* Repeated start and stop while clients connect and reset, with every third published
