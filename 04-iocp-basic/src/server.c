@@ -96,8 +96,9 @@ static void context_free(server *srv, io_context *ctx)
 /* Every call that starts an operation asks the fault plan (tutorial/fault_plan.h) what to
  * report, and every I/O packet a worker dequeues passes through packet_outcome. This seam
  * exists so that tests, and a learner with --faults, can drive the outcomes Windows can
- * produce and Wine does not: a receive that fails at once with WSAECONNRESET, a packet
- * that carries ERROR_NETNAME_DELETED. With no plan set, it changes nothing. */
+ * produce and Wine does not, or not on demand: a receive that fails at once with
+ * WSAECONNRESET, a packet that carries ERROR_CONNECTION_ABORTED (Windows' answer for a
+ * closed socket) or ERROR_NETNAME_DELETED. With no plan set, it changes nothing. */
 static fault_outcome plan_call(const char *operation)
 {
     fault_outcome planned = fault_plan_take(operation);
