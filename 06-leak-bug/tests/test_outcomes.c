@@ -181,22 +181,23 @@ static void every_outcome_at_every_call_site_frees_what_it_should(void **state)
 /* ---- the shutdown -------------------------------------------------------------------- */
 
 /* Starts the server with plan, connects a client that exchanges one frame (so that its next
- * receive is pending and the ninth accept, the refill, has been posted), waits until the
- * plan's rule for operation has fired when one is named (a pause is then under way), and
- * stops the server. Nothing may fail at once and nothing may be left, in 06 as in 07. */
-static void stop_with_a_client(const char *plan, const char *paused_operation)
+ * receive is pending and the ninth accept, the refill, has been posted) or, when the rule
+ * for operation is a pause, waits until that pause is under way; then stops the server. The
+ * rule must have fired, nothing may fail at once, and nothing may be left, in 06 as in 07. */
+static void stop_with_a_client(const char *plan, const char *operation, bool pause)
 {
     registry_totals before = totals();
     server *srv = start_with(plan);
     SOCKET client = client_connect(server_port(srv));
-    if (paused_operation != NULL) {
-        assert_true(tk_wait_until(fired, (void *)paused_operation, TK_PROMPT_MS));
+    if (pause) {
+        assert_true(tk_wait_until(fired, (void *)operation, TK_PROMPT_MS));
     } else {
         unsigned char byte = 1;
         assert_true(exchange(client, &byte, 1)); /* served: its next receive is pending now */
     }
     server_counters counters;
     server_stop(srv, &counters);
+    assert_true(operation == NULL || fault_plan_fired(operation) > 0);
     fault_plan_set(NULL, NULL, 0);
     closesocket(client);
     registry_totals after = totals();
@@ -211,7 +212,7 @@ static void stop_with_a_client(const char *plan, const char *paused_operation)
 static void stopping_with_accepts_and_a_receive_pending_frees_everything(void **state)
 {
     (void)state;
-    stop_with_a_client(NULL, NULL);
+    stop_with_a_client(NULL, NULL, false);
 }
 
 /* The post_accept window: the ninth accept (the refill after the first client) pauses
@@ -221,7 +222,7 @@ static void stopping_with_accepts_and_a_receive_pending_frees_everything(void **
 static void stopping_while_an_accept_is_being_posted_touches_nothing_freed(void **state)
 {
     (void)state;
-    stop_with_a_client("published#9=delay:300", "published");
+    stop_with_a_client("published#9=delay:300", "published", true);
 }
 
 /* The listener's rule: the ninth AcceptEx pauses just before the call, holding the
@@ -231,7 +232,16 @@ static void stopping_while_an_accept_is_being_posted_touches_nothing_freed(void 
 static void stopping_while_accept_ex_is_called_waits_for_it(void **state)
 {
     (void)state;
-    stop_with_a_client("accept#9=delay:300", "accept");
+    stop_with_a_client("accept#9=delay:300", "accept", true);
+}
+
+/* A quit packet that cannot be posted (ERROR_NO_SYSTEM_RESOURCES): the shutdown tries
+ * again, and every worker still gets its packet and ends, or server_stop would never
+ * return. */
+static void stopping_when_a_quit_packet_cannot_be_posted_still_ends_every_worker(void **state)
+{
+    (void)state;
+    stop_with_a_client("post#1=fail:1450", "post", false);
 }
 
 /* Repeated start and stop while clients connect and reset, with every third published
@@ -294,6 +304,7 @@ int main(void)
         cmocka_unit_test(stopping_with_accepts_and_a_receive_pending_frees_everything),
         cmocka_unit_test(stopping_while_an_accept_is_being_posted_touches_nothing_freed),
         cmocka_unit_test(stopping_while_accept_ex_is_called_waits_for_it),
+        cmocka_unit_test(stopping_when_a_quit_packet_cannot_be_posted_still_ends_every_worker),
         cmocka_unit_test(repeated_start_and_stop_under_connecting_clients_is_clean),
     };
     return cmocka_run_group_tests_name("outcomes", tests, tk_winsock_up, tk_winsock_down);

@@ -478,6 +478,19 @@ static void drain_completions(server *srv)
         Sleep(10);
 }
 
+/* One quit packet for a worker (a packet with no OVERLAPPED), through the outcome seam
+ * ("post" in a fault plan). PostQueuedCompletionStatus fails only when the system cannot
+ * allocate the packet, a shortage that passes, so the caller tries again. */
+static bool post_quit(server *srv)
+{
+    fault_outcome planned = fault_plan_take("post");
+    if (planned.kind == FAULT_FAIL) {
+        SetLastError(planned.value);
+        return false;
+    }
+    return PostQueuedCompletionStatus(srv->completion_port, 0, 0, NULL) != FALSE;
+}
+
 static void stop_threads(server *srv)
 {
     if (srv->sweeper != NULL) {
@@ -487,8 +500,12 @@ static void stop_threads(server *srv)
     }
     if (srv->sweeper_stop != NULL)
         CloseHandle(srv->sweeper_stop);
-    for (int i = 0; srv->workers != NULL && i < srv->config.threads; i++)
-        PostQueuedCompletionStatus(srv->completion_port, 0, 0, NULL);
+    for (int i = 0; srv->workers != NULL && i < srv->config.threads; i++) {
+        while (!post_quit(srv)) { /* a worker without its packet would never end */
+            report_error("PostQueuedCompletionStatus", GetLastError());
+            Sleep(10);
+        }
+    }
     for (int i = 0; srv->workers != NULL && i < srv->config.threads; i++) {
         if (srv->workers[i] != NULL) {
             WaitForSingleObject(srv->workers[i], INFINITE);
