@@ -2,6 +2,7 @@
  * the function, when it completes (and the trap of receiving data inside it), what the
  * accepted socket needs afterwards, and what closing the listening socket does to the
  * accepts still waiting. */
+#include <winsock2.h> /* first: the Windows SDK's mswsock.h does not include it */
 #include <mswsock.h>
 #include <string.h>
 
