@@ -292,7 +292,9 @@ static void run_outcome_case(void **state)
     assert_int_equal(final.accepted, clients);
     assert_int_equal(final.closed, final.accepted);
     assert_true(fault_plan_fired(c->operation) > 0); /* the fault really happened */
-    assert_true(page_heap_blocks() > 0);             /* and under the page heap */
+#if defined(__GNUC__) /* MSVC: no --wrap, no page heap (tutorial/page_heap.h) */
+    assert_true(page_heap_blocks() > 0); /* and under the page heap */
+#endif
     set_plan(NULL);
 }
 
