@@ -115,11 +115,12 @@ static stack_usage stack_of_thread(DWORD id)
 
 static void check_the_predictions_are_answered(void)
 {
-    if (PREDICTED_NEW_THREADS == -1 || PREDICTED_STACK_RESERVED_MIB == -1)
+    int predicted_threads = PREDICTED_NEW_THREADS, predicted_mib = PREDICTED_STACK_RESERVED_MIB;
+    if (predicted_threads == -1 || predicted_mib == -1)
         fail_msg("expected your two predictions in 01-sync-io/exercises/prediction_01_2.h; "
                  "PREDICTED_NEW_THREADS is %d and PREDICTED_STACK_RESERVED_MIB is %d "
                  "(-1: not answered yet). Predict first, then check.",
-                 PREDICTED_NEW_THREADS, PREDICTED_STACK_RESERVED_MIB);
+                 predicted_threads, predicted_mib);
 }
 
 static void fifty_idle_clients_cost_what_you_predicted(void **state)
