@@ -46,7 +46,7 @@ class Problem(Exception):
 def regions_of(path):
     """All named regions of one source file: name -> list of lines."""
     regions, open_regions = {}, {}
-    for number, line in enumerate(path.read_text().splitlines(), 1):
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
         begin, end = BEGIN.search(line), END.search(line)
         if begin:
             name = begin.group(1)
@@ -96,8 +96,8 @@ def folder_diff(reference):
     lines = []
     for name in names:
         old, new = old_root / name, new_root / name
-        old_lines = old.read_text().splitlines() if old.exists() else []
-        new_lines = new.read_text().splitlines() if new.exists() else []
+        old_lines = old.read_text(encoding="utf-8").splitlines() if old.exists() else []
+        new_lines = new.read_text(encoding="utf-8").splitlines() if new.exists() else []
         lines += difflib.unified_diff(old_lines, new_lines, f"{parts[0]}/{name.as_posix()}",
                                       f"{parts[1]}/{name.as_posix()}", lineterm="")
     return lines
@@ -109,7 +109,7 @@ def expected_block(kind, reference):
 
 def sync_doc(doc, write):
     """Returns the problems found in one doc (rewriting it when write is set)."""
-    lines = doc.read_text().splitlines()
+    lines = doc.read_text(encoding="utf-8").splitlines()
     problems, output, i = [], [], 0
     while i < len(lines):
         output.append(lines[i])
@@ -140,7 +140,9 @@ def sync_doc(doc, write):
         output.append(lines[close])
         i = close + 1
     if write and output != lines:
-        doc.write_text("\n".join(output) + "\n")
+        # UTF-8 and "\n" whatever the platform's defaults (cp1252 and "\r\n" on Windows).
+        with open(doc, "w", encoding="utf-8", newline="\n") as out:
+            out.write("\n".join(output) + "\n")
         print(f"updated {doc.relative_to(ROOT)}")
     return problems
 
@@ -171,7 +173,7 @@ def main():
     blocks = 0
     for doc in docs:
         if doc.is_file():
-            blocks += sum(1 for l in doc.read_text().splitlines() if DOC_MARKER.match(l))
+            blocks += sum(1 for l in doc.read_text(encoding="utf-8").splitlines() if DOC_MARKER.match(l))
             problems += sync_doc(doc, args.write)
     for problem in problems:
         print(problem, file=sys.stderr)
