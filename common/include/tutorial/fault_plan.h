@@ -5,11 +5,13 @@
  * A plan is rules separated by commas:   OPERATION SELECTOR = OUTCOME
  *   OPERATION  a name the step's seam asks about: accept, receive, send, post (starting an
  *              operation), accept-done, receive-done, send-done (its completion packet),
- *              published (a pause point in the accept path)
+ *              published, accepted (pause points of steps 06 and 07: just after a new
+ *              socket joined the server's list; after an accept, before the first receive)
  *   SELECTOR   #N the Nth call (from 1) | #N+ the Nth and every later one | %K every Kth
  *              call (K, 2K, ...) | #* every call
  *   OUTCOME    for a start:       now | pending | fail:ERROR | delay:MS
  *              for a completion:  eof | error:ERROR | delay:MS
+ *              for a pause point: delay:MS (sleep that long there)
  *   ERROR      a number or a name error_name() knows (WSAECONNRESET, ERROR_NETNAME_DELETED)
  * Example:  "accept%5=fail:WSAECONNRESET,receive-done#2=error:64"
  *
