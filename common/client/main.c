@@ -3,6 +3,7 @@
  *   client --port 7004 --payload hello        echo servers (steps 01-05)
  *   client --port 7006 --frame --payload hi   framed servers (steps 06-07)
  *   some-command | client --port 7004         sends stdin
+ *   client --port 7004 --hold 62 --seconds 30 holds 62 idle connections open
  */
 #include <fcntl.h>
 #include <io.h>
@@ -14,6 +15,7 @@
 #include "tutorial/cli.h"
 #include "tutorial/errors.h"
 #include "tutorial/net.h"
+#include "tutorial/stop.h"
 
 static bool read_stdin(client_buffer *input)
 {
@@ -34,9 +36,50 @@ static bool read_stdin(client_buffer *input)
     }
 }
 
+/* True when the server has ended s (an orderly close or a reset is waiting to be read). */
+static bool ended_by_server(SOCKET s)
+{
+    fd_set readable;
+    FD_ZERO(&readable);
+    FD_SET(s, &readable);
+    struct timeval now = {0, 0};
+    char byte;
+    return select(0, &readable, NULL, NULL, &now) == 1 && recv(s, &byte, 1, MSG_PEEK) <= 0;
+}
+
+/* --hold N: opens N connections that send nothing, keeps them until Ctrl-C or --seconds,
+ * then says how many the server closed meanwhile (an idle timeout, say) and closes them. */
+static int hold_connections(unsigned short port, int count, int seconds)
+{
+    SOCKET *held = calloc((size_t)count, sizeof *held);
+    if (held == NULL)
+        return 1;
+    int opened = 0;
+    for (; opened < count; opened++) {
+        held[opened] = net_connect_loopback(port);
+        if (held[opened] == INVALID_SOCKET) {
+            report_error("connecting", (DWORD)WSAGetLastError());
+            break;
+        }
+    }
+    printf("holding %d connections to 127.0.0.1:%u (Ctrl-C%s ends it)\n", opened, port,
+           seconds > 0 ? " or --seconds" : "");
+    fflush(stdout);
+    if (opened == count)
+        stop_wait(seconds);
+    int ended = 0;
+    for (int i = 0; i < opened; i++) {
+        ended += ended_by_server(held[i]);
+        closesocket(held[i]);
+    }
+    printf("closed %d connections; the server had closed %d of them first\n", opened, ended);
+    free(held);
+    return opened == count ? 0 : 1;
+}
+
 int main(int argc, char **argv)
 {
-    int port = -1, timeout_ms = 10000;
+    int port = -1, timeout_ms = 10000, hold = 0, seconds = 0;
     const char *payload = NULL;
     bool framed = false;
     const cli_option options[] = {
@@ -46,6 +89,10 @@ int main(int argc, char **argv)
          "send one length-prefixed frame and read one back (steps 06-07)"},
         {"--timeout", CLI_INT, "MS", 1, 600000, &timeout_ms,
          "give up when the server is silent this long (default 10000)"},
+        {"--hold", CLI_INT, "N", 1, 10000, &hold,
+         "open N connections that send nothing and keep them open (idle clients)"},
+        {"--seconds", CLI_INT, "N", 0, 86400, &seconds,
+         "with --hold: close them after N seconds (default 0: at Ctrl-C)"},
     };
     const cli_program program = {"client", "send bytes to a step's server, print the reply",
                                  options, sizeof options / sizeof options[0]};
@@ -56,6 +103,14 @@ int main(int argc, char **argv)
         fprintf(stderr, "client: --port is required\n");
         cli_print_usage(&program);
         return CLI_EXIT_USAGE;
+    }
+
+    if (hold > 0) {
+        if (!net_startup())
+            return 1;
+        int status = hold_connections((unsigned short)port, hold, seconds);
+        WSACleanup();
+        return status;
     }
 
     _setmode(_fileno(stdin), _O_BINARY);

@@ -160,6 +160,37 @@ static void the_client_program_prints_the_echo(void **state)
     finish_echo(&job, thread);
 }
 
+/* --hold: idle connections that stay open and send nothing, as chapters 1 to 4 use them.
+ * The server closes one of them first; the client counts it at the end. */
+static void the_client_program_holds_idle_connections_open(void **state)
+{
+    (void)state;
+    unsigned short port;
+    SOCKET listener = net_listen_loopback(0, &port);
+    assert_true(listener != INVALID_SOCKET);
+    char args[64];
+    snprintf(args, sizeof args, "--port %u --hold 3 --seconds 2", (unsigned)port);
+    tk_process *p = tk_spawn("client", args);
+    char line[128];
+    assert_true(tk_wait_for_line(p, "holding 3 connections", 20000, line, sizeof line));
+    SOCKET held[3];
+    for (int i = 0; i < 3; i++) {
+        held[i] = accept(listener, NULL, NULL); /* queued already: it returns at once */
+        assert_true(held[i] != INVALID_SOCKET);
+    }
+    closesocket(held[0]);
+    for (int i = 1; i < 3; i++) {
+        tk_wait_readable(held[i], 20000); /* the client closes the other two at the end */
+        char byte;
+        assert_int_equal(recv(held[i], &byte, 1, 0), 0); /* no byte sent, then an orderly end */
+        closesocket(held[i]);
+    }
+    assert_int_equal(tk_wait_exit(p, 20000), 0);
+    assert_non_null(strstr(tk_stdout(p), "closed 3 connections; the server had closed 1"));
+    tk_process_free(p);
+    closesocket(listener);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -171,6 +202,7 @@ int main(void)
         cmocka_unit_test(the_parser_rejects_values_out_of_range),
         cmocka_unit_test(the_client_program_rejects_a_bad_flag_with_status_2),
         cmocka_unit_test(the_client_program_prints_the_echo),
+        cmocka_unit_test(the_client_program_holds_idle_connections_open),
     };
     return cmocka_run_group_tests_name("plumbing", tests, tk_winsock_up, tk_winsock_down);
 }
