@@ -33,7 +33,7 @@ static HANDLE start_receiver(receiver *r, SOCKET s)
 
 static void assert_thread_ends(HANDLE thread)
 {
-    assert_int_equal(WaitForSingleObject(thread, TK_PROMPT_MS), WAIT_OBJECT_0);
+    tk_assert_wait(WaitForSingleObject(thread, TK_PROMPT_MS), WAIT_OBJECT_0);
     CloseHandle(thread);
 }
 
@@ -59,9 +59,9 @@ static void a_recv_with_nothing_to_read_blocks_its_thread_without_using_cpu(void
     tk_socket_pair(&client, &server);
     receiver r;
     HANDLE thread = start_receiver(&r, server);
-    assert_int_equal(WaitForSingleObject(thread, 50), WAIT_TIMEOUT); /* it is in recv */
+    tk_assert_wait(WaitForSingleObject(thread, 50), WAIT_TIMEOUT); /* it is in recv */
     ULONGLONG before = cpu_time_of(thread);
-    assert_int_equal(WaitForSingleObject(thread, STILL_BLOCKED_MS), WAIT_TIMEOUT);
+    tk_assert_wait(WaitForSingleObject(thread, STILL_BLOCKED_MS), WAIT_TIMEOUT);
     assert_true(cpu_time_of(thread) - before < 20 * 10000);
     assert_true(net_send_all(client, "x", 1)); /* now there is something: it wakes */
     assert_thread_ends(thread);
@@ -113,7 +113,7 @@ static void closing_the_socket_wakes_a_recv_blocked_in_another_thread(void **sta
     tk_socket_pair(&client, &server);
     receiver r;
     HANDLE thread = start_receiver(&r, server);
-    assert_int_equal(WaitForSingleObject(thread, STILL_BLOCKED_MS), WAIT_TIMEOUT);
+    tk_assert_wait(WaitForSingleObject(thread, STILL_BLOCKED_MS), WAIT_TIMEOUT);
     closesocket(server);
     assert_thread_ends(thread);
     assert_int_equal(r.result, SOCKET_ERROR);
@@ -159,7 +159,7 @@ static void every_thread_reserves_a_whole_stack_of_address_space(void **state)
     assert_true(during.reserved - before.reserved >= count * stack);
 
     SetEvent(go);
-    assert_int_equal(WaitForMultipleObjects(count, threads, TRUE, TK_PROMPT_MS), WAIT_OBJECT_0);
+    tk_assert_wait(WaitForMultipleObjects(count, threads, TRUE, TK_PROMPT_MS), WAIT_OBJECT_0);
     for (int i = 0; i < count; i++)
         CloseHandle(threads[i]);
     CloseHandle(go);

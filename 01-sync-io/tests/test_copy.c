@@ -58,7 +58,7 @@ static void a_multi_megabyte_file_is_copied_byte_exact(void **state)
     write_file(from, original, size);
 
     copy_result result;
-    assert_int_equal(copy_file(from, to, COPY_DEFAULT_CHUNK, &result), ERROR_SUCCESS);
+    tk_assert_error(copy_file(from, to, COPY_DEFAULT_CHUNK, &result), ERROR_SUCCESS);
     assert_int_equal(result.bytes, size);
 
     DWORD length = 0;
@@ -84,10 +84,10 @@ static void the_copy_takes_one_read_per_chunk_plus_the_end_of_file_read(void **s
     write_file(from, original, size);
 
     copy_result result;
-    assert_int_equal(copy_file(from, to, 4096, &result), ERROR_SUCCESS);
+    tk_assert_error(copy_file(from, to, 4096, &result), ERROR_SUCCESS);
     assert_int_equal(result.reads, 3 + 1);  /* 4096 + 4096 + 1808, then 0 */
     assert_int_equal(result.writes, 3);
-    assert_int_equal(copy_file(from, to, 1000, &result), ERROR_SUCCESS);
+    tk_assert_error(copy_file(from, to, 1000, &result), ERROR_SUCCESS);
     assert_int_equal(result.reads, 10 + 1);
     assert_int_equal(result.writes, 10);
     delete_files(from, to);
@@ -101,7 +101,7 @@ static void an_empty_file_copies_to_an_empty_file(void **state)
     write_file(to, (const unsigned char *)"old contents", 12); /* replaced by the copy */
 
     copy_result result;
-    assert_int_equal(copy_file(from, to, COPY_DEFAULT_CHUNK, &result), ERROR_SUCCESS);
+    tk_assert_error(copy_file(from, to, COPY_DEFAULT_CHUNK, &result), ERROR_SUCCESS);
     assert_int_equal(result.bytes, 0);
     assert_int_equal(result.reads, 1);
     DWORD length = 99;
@@ -118,7 +118,7 @@ static void copying_a_missing_file_fails_with_file_not_found_and_creates_nothing
     delete_files(from, to);
 
     copy_result result;
-    assert_int_equal(copy_file(from, to, COPY_DEFAULT_CHUNK, &result), ERROR_FILE_NOT_FOUND);
+    tk_assert_error(copy_file(from, to, COPY_DEFAULT_CHUNK, &result), ERROR_FILE_NOT_FOUND);
     assert_int_equal(GetFileAttributesA(to), INVALID_FILE_ATTRIBUTES);
 }
 

@@ -187,7 +187,7 @@ static void stopping_with_idle_clients_connected_wakes_and_ends_every_thread(voi
     stop_job job = {srv, {0}};
     HANDLE stopper = CreateThread(NULL, 0, stop_server, &job, 0, NULL);
     assert_non_null(stopper);
-    assert_int_equal(WaitForSingleObject(stopper, TK_PROMPT_MS), WAIT_OBJECT_0);
+    tk_assert_wait(WaitForSingleObject(stopper, TK_PROMPT_MS), WAIT_OBJECT_0);
     CloseHandle(stopper);
     assert_int_equal(job.last.threads, 0);
     assert_int_equal(job.last.clients, 0);

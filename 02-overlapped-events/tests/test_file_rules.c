@@ -33,7 +33,7 @@ static void a_read_at_an_offset_gets_exactly_those_bytes(void **state)
     assert_memory_equal(got, data + 1234, sizeof got);
     /* The OVERLAPPED's offset is the only position: a read past the end fails. */
     assert_false(file_read_at(file, sizeof data, got, sizeof got, &count));
-    assert_int_equal(GetLastError(), ERROR_HANDLE_EOF);
+    tk_assert_error(GetLastError(), ERROR_HANDLE_EOF);
     CloseHandle(file);
     DeleteFileA(path);
 }
@@ -85,7 +85,7 @@ static void start_pipe_read(HANDLE reader, OVERLAPPED *overlapped, char *buffer,
     memset(overlapped, 0, sizeof *overlapped);
     overlapped->hEvent = event;
     assert_false(ReadFile(reader, buffer, 4, NULL, overlapped));
-    assert_int_equal(GetLastError(), ERROR_IO_PENDING);
+    tk_assert_error(GetLastError(), ERROR_IO_PENDING);
 }
 
 static void write_four_bytes(HANDLE writer, const char *bytes)
@@ -112,7 +112,7 @@ static void waiting_on_the_handle_cannot_tell_which_of_two_reads_finished(void *
     start_pipe_read(p.reader, &second, second_buffer, NULL); /* signalled instead     */
 
     write_four_bytes(p.writer, "AAAA"); /* enough for the first read only */
-    assert_int_equal(WaitForSingleObject(p.reader, TK_PROMPT_MS), WAIT_OBJECT_0);
+    tk_assert_wait(WaitForSingleObject(p.reader, TK_PROMPT_MS), WAIT_OBJECT_0);
     wait_until_complete(&first);
 
     /* Ask about the second read: the handle is signalled, so GetOverlappedResult "waits",
@@ -143,14 +143,14 @@ static void with_an_event_per_read_each_read_reports_for_itself(void **state)
 
     write_four_bytes(p.writer, "AAAA");
     HANDLE both[2] = {first_done, second_done};
-    assert_int_equal(WaitForMultipleObjects(2, both, FALSE, TK_PROMPT_MS), WAIT_OBJECT_0);
-    assert_int_equal(WaitForSingleObject(second_done, 0), WAIT_TIMEOUT);
+    tk_assert_wait(WaitForMultipleObjects(2, both, FALSE, TK_PROMPT_MS), WAIT_OBJECT_0);
+    tk_assert_wait(WaitForSingleObject(second_done, 0), WAIT_TIMEOUT);
     DWORD count = 0;
     assert_false(GetOverlappedResult(p.reader, &second, &count, FALSE));
-    assert_int_equal(GetLastError(), ERROR_IO_INCOMPLETE); /* honest: still running */
+    tk_assert_error(GetLastError(), ERROR_IO_INCOMPLETE); /* honest: still running */
 
     write_four_bytes(p.writer, "BBBB");
-    assert_int_equal(WaitForSingleObject(second_done, TK_PROMPT_MS), WAIT_OBJECT_0);
+    tk_assert_wait(WaitForSingleObject(second_done, TK_PROMPT_MS), WAIT_OBJECT_0);
     assert_true(GetOverlappedResult(p.reader, &second, &count, FALSE));
     assert_int_equal(count, 4);
     assert_memory_equal(second_buffer, "BBBB", 4);
@@ -168,10 +168,10 @@ static void starting_a_read_resets_its_event(void **state)
     OVERLAPPED overlapped;
     char buffer[4];
     start_pipe_read(p.reader, &overlapped, buffer, done);
-    assert_int_equal(WaitForSingleObject(done, 0), WAIT_TIMEOUT);
+    tk_assert_wait(WaitForSingleObject(done, 0), WAIT_TIMEOUT);
 
     write_four_bytes(p.writer, "CCCC");
-    assert_int_equal(WaitForSingleObject(done, TK_PROMPT_MS), WAIT_OBJECT_0);
+    tk_assert_wait(WaitForSingleObject(done, TK_PROMPT_MS), WAIT_OBJECT_0);
     DWORD count = 0;
     assert_true(GetOverlappedResult(p.reader, &overlapped, &count, FALSE));
     assert_int_equal(count, 4);

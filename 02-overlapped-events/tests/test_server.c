@@ -109,7 +109,7 @@ static void eight_clients_get_a_mebibyte_each_back_byte_exact(void **state)
         threads[i] = CreateThread(NULL, 0, exchange_one_mebibyte, &jobs[i], 0, NULL);
         assert_non_null(threads[i]);
     }
-    assert_int_equal(WaitForMultipleObjects(count, threads, TRUE, 30000), WAIT_OBJECT_0);
+    tk_assert_wait(WaitForMultipleObjects(count, threads, TRUE, 30000), WAIT_OBJECT_0);
     for (int i = 0; i < count; i++) {
         CloseHandle(threads[i]);
         assert_true(jobs[i].ok);

@@ -38,11 +38,11 @@ static void a_pending_receive_signals_its_event_only_when_data_arrives(void **st
     SOCKET client, server;
     tk_socket_pair(&client, &server);
     receive_op op;
-    assert_int_equal(start_receive(server, &op), WSA_IO_PENDING);
-    assert_int_equal(wait_event(&op, 0), WAIT_TIMEOUT);
+    tk_assert_error(start_receive(server, &op), WSA_IO_PENDING);
+    tk_assert_wait(wait_event(&op, 0), WAIT_TIMEOUT);
 
     assert_true(net_send_all(client, "hello", 5));
-    assert_int_equal(wait_event(&op, TK_PROMPT_MS), WAIT_OBJECT_0);
+    tk_assert_wait(wait_event(&op, TK_PROMPT_MS), WAIT_OBJECT_0);
     DWORD bytes = 0, flags = 0;
     assert_true(WSAGetOverlappedResult(server, &op.overlapped, &bytes, FALSE, &flags));
     assert_int_equal(bytes, 5);
@@ -64,7 +64,7 @@ static void a_receive_that_succeeds_at_once_still_signals_its_event(void **state
 
     receive_op op;
     assert_int_equal(start_receive(server, &op), 0); /* the bytes were there already */
-    assert_int_equal(wait_event(&op, 0), WAIT_OBJECT_0);
+    tk_assert_wait(wait_event(&op, 0), WAIT_OBJECT_0);
     DWORD bytes = 0, flags = 0;
     assert_true(WSAGetOverlappedResult(server, &op.overlapped, &bytes, FALSE, &flags));
     assert_int_equal(bytes, 5);
@@ -81,9 +81,9 @@ static void a_receive_after_shutdown_fails_at_once_and_never_signals_its_event(v
     assert_int_equal(shutdown(server, SD_RECEIVE), 0);
 
     receive_op op;
-    assert_int_equal(start_receive(server, &op), WSAESHUTDOWN);
+    tk_assert_error(start_receive(server, &op), WSAESHUTDOWN);
     assert_true(net_send_all(client, "late", 4)); /* even with data arriving later */
-    assert_int_equal(wait_event(&op, QUIET_MS), WAIT_TIMEOUT);
+    tk_assert_wait(wait_event(&op, QUIET_MS), WAIT_TIMEOUT);
     WSACloseEvent(op.overlapped.hEvent);
     closesocket(client);
     closesocket(server);
@@ -103,8 +103,8 @@ static void a_send_after_the_peer_reset_fails_at_once_and_never_signals_its_even
     char data[] = "echo";
     WSABUF what = {4, data};
     assert_int_equal(WSASend(server, &what, 1, NULL, 0, &overlapped, NULL), SOCKET_ERROR);
-    assert_int_equal(WSAGetLastError(), WSAECONNRESET);
-    assert_int_equal(WaitForSingleObject(overlapped.hEvent, QUIET_MS), WAIT_TIMEOUT);
+    tk_assert_error(WSAGetLastError(), WSAECONNRESET);
+    tk_assert_wait(WaitForSingleObject(overlapped.hEvent, QUIET_MS), WAIT_TIMEOUT);
     WSACloseEvent(overlapped.hEvent);
     closesocket(server);
 }
@@ -116,16 +116,16 @@ static void a_cancelled_receive_signals_its_event_with_operation_aborted(void **
     SOCKET client, server;
     tk_socket_pair(&client, &server);
     receive_op op;
-    assert_int_equal(start_receive(server, &op), WSA_IO_PENDING);
+    tk_assert_error(start_receive(server, &op), WSA_IO_PENDING);
 
     assert_true(CancelIoEx((HANDLE)server, &op.overlapped));
-    assert_int_equal(wait_event(&op, TK_PROMPT_MS), WAIT_OBJECT_0);
+    tk_assert_wait(wait_event(&op, TK_PROMPT_MS), WAIT_OBJECT_0);
     DWORD bytes = 0, flags = 0;
     assert_false(WSAGetOverlappedResult(server, &op.overlapped, &bytes, FALSE, &flags));
-    assert_int_equal(WSAGetLastError(), WSA_OPERATION_ABORTED);
+    tk_assert_error(WSAGetLastError(), WSA_OPERATION_ABORTED);
     /* Nothing is pending any more: a second cancel finds nothing. */
     assert_false(CancelIoEx((HANDLE)server, &op.overlapped));
-    assert_int_equal(GetLastError(), ERROR_NOT_FOUND);
+    tk_assert_error(GetLastError(), ERROR_NOT_FOUND);
     WSACloseEvent(op.overlapped.hEvent);
     closesocket(client);
     closesocket(server);
@@ -140,10 +140,9 @@ static void one_wait_takes_at_most_64_events(void **state)
     WSASetEvent(events[WSA_MAXIMUM_WAIT_EVENTS - 1]);
 
     assert_int_equal(WSA_MAXIMUM_WAIT_EVENTS, 64);
-    assert_int_equal(WSAWaitForMultipleEvents(64, events, FALSE, 0, FALSE),
-                     WSA_WAIT_EVENT_0 + 63);
-    assert_int_equal(WSAWaitForMultipleEvents(65, events, FALSE, 0, FALSE), WSA_WAIT_FAILED);
-    assert_int_equal(WSAGetLastError(), WSA_INVALID_PARAMETER);
+    tk_assert_error(WSAWaitForMultipleEvents(64, events, FALSE, 0, FALSE), WSA_WAIT_EVENT_0 + 63);
+    tk_assert_error(WSAWaitForMultipleEvents(65, events, FALSE, 0, FALSE), WSA_WAIT_FAILED);
+    tk_assert_error(WSAGetLastError(), WSA_INVALID_PARAMETER);
     for (int i = 0; i <= WSA_MAXIMUM_WAIT_EVENTS; i++)
         WSACloseEvent(events[i]);
 }
@@ -158,10 +157,9 @@ static void the_wait_names_only_the_lowest_signalled_event(void **state)
     WSASetEvent(events[5]);
     WSASetEvent(events[3]);
     for (int round = 0; round < 3; round++) /* again and again: 5 is never named */
-        assert_int_equal(WSAWaitForMultipleEvents(6, events, FALSE, 0, FALSE),
-                         WSA_WAIT_EVENT_0 + 3);
+        tk_assert_error(WSAWaitForMultipleEvents(6, events, FALSE, 0, FALSE), WSA_WAIT_EVENT_0 + 3);
     WSAResetEvent(events[3]);
-    assert_int_equal(WSAWaitForMultipleEvents(6, events, FALSE, 0, FALSE), WSA_WAIT_EVENT_0 + 5);
+    tk_assert_error(WSAWaitForMultipleEvents(6, events, FALSE, 0, FALSE), WSA_WAIT_EVENT_0 + 5);
     for (int i = 0; i < 6; i++)
         WSACloseEvent(events[i]);
 }

@@ -46,7 +46,7 @@ static long routines_run_by_one_alertable_wait(void)
     }
     assert_int_equal(routines_run, 0); /* queued, not run: no alertable wait yet */
 
-    assert_int_equal(SleepEx(0, TRUE), WAIT_IO_COMPLETION);
+    tk_assert_wait(SleepEx(0, TRUE), WAIT_IO_COMPLETION);
     long measured = routines_run;
 
     /* Let any routine left in the queue run before the buffers go out of scope. */

@@ -38,7 +38,7 @@ static int read_elsewhere(SOCKET s, char *buffer, int wanted, bool *ended)
     reading r = {s, buffer, wanted, 0, false};
     HANDLE helper = CreateThread(NULL, 0, read_until_full_or_end, &r, 0, NULL);
     assert_non_null(helper);
-    assert_int_equal(WaitForSingleObject(helper, 2 * TK_PROMPT_MS), WAIT_OBJECT_0);
+    tk_assert_wait(WaitForSingleObject(helper, 2 * TK_PROMPT_MS), WAIT_OBJECT_0);
     CloseHandle(helper);
     if (ended != NULL)
         *ended = r.ended;

@@ -62,10 +62,10 @@ static void a_routine_runs_only_when_its_thread_waits_alertably(void **state)
 
     HANDLE never = CreateEventA(NULL, TRUE, FALSE, NULL);
     assert_int_equal(SleepEx(QUIET_MS, FALSE), 0);
-    assert_int_equal(WaitForSingleObject(never, QUIET_MS), WAIT_TIMEOUT);
+    tk_assert_wait(WaitForSingleObject(never, QUIET_MS), WAIT_TIMEOUT);
     assert_int_equal(r.runs, 0); /* non-alertable waits do not run it */
 
-    assert_int_equal(SleepEx(TK_PROMPT_MS, TRUE), WAIT_IO_COMPLETION);
+    tk_assert_wait(SleepEx(TK_PROMPT_MS, TRUE), WAIT_IO_COMPLETION);
     assert_int_equal(r.runs, 1);
     assert_int_equal(r.error, 0);
     assert_int_equal(r.bytes, 5);
@@ -91,14 +91,14 @@ static void another_threads_alertable_wait_does_not_run_it(void **state)
 
     HANDLE other = CreateThread(NULL, 0, sleep_alertably_a_while, NULL, 0, NULL);
     assert_non_null(other);
-    assert_int_equal(WaitForSingleObject(other, TK_PROMPT_MS), WAIT_OBJECT_0);
+    tk_assert_wait(WaitForSingleObject(other, TK_PROMPT_MS), WAIT_OBJECT_0);
     DWORD other_result = 1;
     GetExitCodeThread(other, &other_result);
     CloseHandle(other);
     assert_int_equal(other_result, 0); /* its SleepEx timed out: nothing ran there */
     assert_int_equal(r.runs, 0);
 
-    assert_int_equal(SleepEx(TK_PROMPT_MS, TRUE), WAIT_IO_COMPLETION);
+    tk_assert_wait(SleepEx(TK_PROMPT_MS, TRUE), WAIT_IO_COMPLETION);
     assert_int_equal(r.runs, 1);
     assert_int_equal(r.thread_id, GetCurrentThreadId());
     close_pair(client, server);
@@ -110,11 +110,11 @@ static void a_pending_receive_runs_its_routine_after_the_data_arrives(void **sta
     SOCKET client, server;
     tk_socket_pair(&client, &server);
     recorded_receive r;
-    assert_int_equal(start_receive(server, &r), WSA_IO_PENDING);
+    tk_assert_error(start_receive(server, &r), WSA_IO_PENDING);
     assert_int_equal(SleepEx(0, TRUE), 0); /* nothing to run yet */
 
     assert_true(net_send_all(client, "later", 5));
-    assert_int_equal(SleepEx(TK_PROMPT_MS, TRUE), WAIT_IO_COMPLETION);
+    tk_assert_wait(SleepEx(TK_PROMPT_MS, TRUE), WAIT_IO_COMPLETION);
     assert_int_equal(r.runs, 1);
     assert_int_equal(r.bytes, 5);
     close_pair(client, server);
@@ -132,16 +132,15 @@ static void every_alertable_wait_returns_wait_io_completion_after_a_routine(void
         recorded_receive r;
         assert_int_equal(start_receive(server, &r), 0);
         if (kind == 0)
-            assert_int_equal(SleepEx(TK_PROMPT_MS, TRUE), WAIT_IO_COMPLETION);
+            tk_assert_wait(SleepEx(TK_PROMPT_MS, TRUE), WAIT_IO_COMPLETION);
         else if (kind == 1)
-            assert_int_equal(WaitForSingleObjectEx(never, TK_PROMPT_MS, TRUE), WAIT_IO_COMPLETION);
+            tk_assert_wait(WaitForSingleObjectEx(never, TK_PROMPT_MS, TRUE), WAIT_IO_COMPLETION);
         else
-            assert_int_equal(WSAWaitForMultipleEvents(1, &never, FALSE, TK_PROMPT_MS, TRUE),
-                             WSA_WAIT_IO_COMPLETION);
+            tk_assert_error(WSAWaitForMultipleEvents(1, &never, FALSE, TK_PROMPT_MS, TRUE), WSA_WAIT_IO_COMPLETION);
         assert_int_equal(r.runs, 1);
         close_pair(client, server);
     }
-    assert_int_equal(WAIT_IO_COMPLETION, WSA_WAIT_IO_COMPLETION); /* the same number, 192 */
+    tk_assert_error(WAIT_IO_COMPLETION, WSA_WAIT_IO_COMPLETION); /* the same number, 192 */
     CloseHandle(never);
 }
 
@@ -152,7 +151,7 @@ static void an_operation_that_fails_at_once_never_runs_its_routine(void **state)
     tk_socket_pair(&client, &server);
     assert_int_equal(shutdown(server, SD_RECEIVE), 0);
     recorded_receive r;
-    assert_int_equal(start_receive(server, &r), WSAESHUTDOWN);
+    tk_assert_error(start_receive(server, &r), WSAESHUTDOWN);
     close_pair(client, server);
 
     /* The incident's path: the peer's reset has arrived before the send starts. */
@@ -163,7 +162,7 @@ static void an_operation_that_fails_at_once_never_runs_its_routine(void **state)
     char data[] = "echo";
     WSABUF what = {4, data};
     assert_int_equal(WSASend(server, &what, 1, NULL, 0, &s.overlapped, record), SOCKET_ERROR);
-    assert_int_equal(WSAGetLastError(), WSAECONNRESET);
+    tk_assert_error(WSAGetLastError(), WSAECONNRESET);
 
     assert_int_equal(SleepEx(QUIET_MS, TRUE), 0); /* timed out: no routine for either */
     assert_int_equal(r.runs, 0);
@@ -178,11 +177,11 @@ static void a_cancelled_receive_runs_its_routine_with_operation_aborted(void **s
     SOCKET client, server;
     tk_socket_pair(&client, &server);
     recorded_receive r;
-    assert_int_equal(start_receive(server, &r), WSA_IO_PENDING);
+    tk_assert_error(start_receive(server, &r), WSA_IO_PENDING);
     assert_true(CancelIoEx((HANDLE)server, &r.overlapped));
-    assert_int_equal(SleepEx(TK_PROMPT_MS, TRUE), WAIT_IO_COMPLETION);
+    tk_assert_wait(SleepEx(TK_PROMPT_MS, TRUE), WAIT_IO_COMPLETION);
     assert_int_equal(r.runs, 1);
-    assert_int_equal(r.error, WSA_OPERATION_ABORTED);
+    tk_assert_error(r.error, WSA_OPERATION_ABORTED);
     assert_int_equal(r.bytes, 0);
     close_pair(client, server);
 }
@@ -215,7 +214,7 @@ static void a_queued_apc_runs_in_the_target_threads_alertable_wait(void **state)
     assert_true(QueueUserAPC(mark, GetCurrentThread(), (ULONG_PTR)&here));
     assert_int_equal(SleepEx(QUIET_MS, FALSE), 0);
     assert_int_equal(here.runs, 0);
-    assert_int_equal(SleepEx(TK_PROMPT_MS, TRUE), WAIT_IO_COMPLETION);
+    tk_assert_wait(SleepEx(TK_PROMPT_MS, TRUE), WAIT_IO_COMPLETION);
     assert_int_equal(here.runs, 1);
 
     apc_mark there = {0};
@@ -223,14 +222,14 @@ static void a_queued_apc_runs_in_the_target_threads_alertable_wait(void **state)
     HANDLE ready = CreateEventA(NULL, TRUE, FALSE, NULL);
     HANDLE other = CreateThread(NULL, 0, sleep_alertably_until_woken, ready, 0, &other_id);
     assert_non_null(other);
-    assert_int_equal(WaitForSingleObject(ready, TK_PROMPT_MS), WAIT_OBJECT_0);
+    tk_assert_wait(WaitForSingleObject(ready, TK_PROMPT_MS), WAIT_OBJECT_0);
     CloseHandle(ready);
     assert_true(QueueUserAPC(mark, other, (ULONG_PTR)&there));
-    assert_int_equal(WaitForSingleObject(other, TK_PROMPT_MS), WAIT_OBJECT_0);
+    tk_assert_wait(WaitForSingleObject(other, TK_PROMPT_MS), WAIT_OBJECT_0);
     DWORD result = 0;
     GetExitCodeThread(other, &result);
     CloseHandle(other);
-    assert_int_equal(result, WAIT_IO_COMPLETION);
+    tk_assert_wait(result, WAIT_IO_COMPLETION);
     assert_int_equal(there.runs, 1);
     assert_int_equal(there.thread_id, other_id);
 }

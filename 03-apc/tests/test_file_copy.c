@@ -64,7 +64,7 @@ static void copying_a_missing_file_fails_without_running_a_routine(void **state)
     tk_temp_file(to);
     unsigned long routines = 99;
     assert_false(apc_copy_file("C:\\no\\such\\file.bin", to, &routines));
-    assert_int_equal(GetLastError(), ERROR_PATH_NOT_FOUND);
+    tk_assert_error(GetLastError(), ERROR_PATH_NOT_FOUND);
     assert_int_equal(routines, 0);
     DeleteFileA(to);
 }
@@ -98,9 +98,9 @@ static void a_read_file_ex_routine_waits_for_an_alertable_wait(void **state)
 
     assert_int_equal(SleepEx(QUIET_MS, FALSE), 0);
     assert_int_equal(r.runs, 0);
-    assert_int_equal(SleepEx(TK_PROMPT_MS, TRUE), WAIT_IO_COMPLETION);
+    tk_assert_wait(SleepEx(TK_PROMPT_MS, TRUE), WAIT_IO_COMPLETION);
     assert_int_equal(r.runs, 1);
-    assert_int_equal(r.error, ERROR_SUCCESS);
+    tk_assert_error(r.error, ERROR_SUCCESS);
     assert_int_equal(r.bytes, 3);
     assert_memory_equal(r.buffer, "456", 3);
     CloseHandle(file);

@@ -82,7 +82,7 @@ static void start_pending_receive(SOCKET s, char *buffer, ULONG size, OVERLAPPED
 {
     int error = 0;
     assert_int_equal(start_receive(s, buffer, size, overlapped, &error), SOCKET_ERROR);
-    assert_int_equal(error, WSA_IO_PENDING);
+    tk_assert_error(error, WSA_IO_PENDING);
 }
 
 /* ---- the four outcomes of GetQueuedCompletionStatus ----------------------------------- */
@@ -120,7 +120,7 @@ static void a_cancelled_receive_dequeues_as_false_with_its_overlapped_and_operat
     dequeued d = dequeue(port, TK_PROMPT_MS);
     assert_false(d.ok);
     assert_ptr_equal(d.overlapped, &overlapped); /* the I/O failed, the port did not */
-    assert_int_equal(d.error, ERROR_OPERATION_ABORTED);
+    tk_assert_error(d.error, ERROR_OPERATION_ABORTED);
     assert_int_equal(d.bytes, 0);
     close_all(client, server, port);
 }
@@ -131,7 +131,7 @@ static void an_empty_port_times_out_as_false_with_a_null_overlapped_and_wait_tim
     HANDLE port = new_port();
     dequeued d = dequeue(port, 50);
     assert_false(d.ok);
-    assert_int_equal(d.error, WAIT_TIMEOUT);
+    tk_assert_error(d.error, WAIT_TIMEOUT);
     assert_null(d.overlapped);
     CloseHandle(port);
 }
@@ -162,7 +162,7 @@ static void closing_the_port_ends_a_waiting_thread_with_false_and_a_null_overlap
      * which also returns FALSE with no OVERLAPPED (ERROR_INVALID_HANDLE). */
     Sleep(200);
     CloseHandle(w.port);
-    assert_int_equal(WaitForSingleObject(thread, TK_PROMPT_MS), WAIT_OBJECT_0);
+    tk_assert_wait(WaitForSingleObject(thread, TK_PROMPT_MS), WAIT_OBJECT_0);
     CloseHandle(thread);
     print_message("after CloseHandle(port) the waiting thread got error %lu\n",
                   (unsigned long)w.result.error);
@@ -251,7 +251,7 @@ static void an_immediate_failure_queues_no_packet(void **state)
     OVERLAPPED overlapped = {0};
     WSABUF wsabuf = {4, "ping"};
     assert_int_equal(WSASend(server, &wsabuf, 1, NULL, 0, &overlapped, NULL), SOCKET_ERROR);
-    assert_int_equal(WSAGetLastError(), WSAECONNRESET); /* not WSA_IO_PENDING */
+    tk_assert_error(WSAGetLastError(), WSAECONNRESET); /* not WSA_IO_PENDING */
     /* No packet, so whoever allocated the context must free it now. */
     tk_assert_no_completion(port, NO_PACKET_MS);
     /* snippet:end immediate_failure_test */
@@ -304,7 +304,7 @@ static void cancel_io_ex_with_nothing_pending_queues_no_packet(void **state)
     print_message("CancelIoEx with nothing pending returned %d (error %lu)\n", cancelled,
                   (unsigned long)error);
     if (!cancelled)
-        assert_int_equal(error, ERROR_NOT_FOUND);
+        tk_assert_error(error, ERROR_NOT_FOUND);
     tk_assert_no_completion(port, NO_PACKET_MS);
     close_all(client, server, port);
 }

@@ -101,8 +101,7 @@ static void five_hundred_concurrent_clients_echo_byte_exact_and_nothing_leaks(vo
         threads[t] = CreateThread(NULL, 0, run_clients, &jobs[t], 0, NULL);
         assert_non_null(threads[t]);
     }
-    assert_int_equal(WaitForMultipleObjects(CLIENT_THREADS, threads, TRUE, 60000),
-                     WAIT_OBJECT_0);
+    tk_assert_wait(WaitForMultipleObjects(CLIENT_THREADS, threads, TRUE, 60000), WAIT_OBJECT_0);
     ULONGLONG elapsed = GetTickCount64() - started;
     for (int t = 0; t < CLIENT_THREADS; t++) {
         CloseHandle(threads[t]);

@@ -88,7 +88,7 @@ static void start_accept(fixture *f, pending_accept *a, DWORD receive_length)
     BOOL done = f->accept_ex(f->listener, a->accepted, a->buffer, receive_length,
                              ADDRESS_LENGTH, ADDRESS_LENGTH, &bytes, &a->overlapped);
     assert_false(done);
-    assert_int_equal(WSAGetLastError(), ERROR_IO_PENDING);
+    tk_assert_error(WSAGetLastError(), ERROR_IO_PENDING);
 }
 
 static SOCKET connect_client(fixture *f)
@@ -204,7 +204,7 @@ static void so_update_accept_context_gives_the_socket_its_peer(void **state)
     print_message("getpeername before SO_UPDATE_ACCEPT_CONTEXT: %d (error %d)\n", before,
                   error);
     if (before != 0)
-        assert_int_equal(error, WSAENOTCONN);
+        tk_assert_error(error, WSAENOTCONN);
 
     assert_int_equal(setsockopt(a.accepted, SOL_SOCKET, SO_UPDATE_ACCEPT_CONTEXT,
                                 (const char *)&f.listener, sizeof f.listener), 0);
@@ -231,7 +231,7 @@ static void a_client_already_waiting_is_taken_by_the_next_accept(void **state)
     int error = done ? 0 : WSAGetLastError();
     print_message("AcceptEx with a client waiting returned %d (error %d)\n", done, error);
     if (!done)
-        assert_int_equal(error, ERROR_IO_PENDING);
+        tk_assert_error(error, ERROR_IO_PENDING);
     /* Done at once or pending, the packet comes either way. */
     dequeued d = dequeue(f.port, TK_PROMPT_MS);
     assert_true(d.ok);
@@ -282,7 +282,7 @@ static void closing_the_listener_aborts_every_pending_accept(void **state)
                           (unsigned long)d.error);
         /* The same on Wine 8 (measured) as on Windows. A pending WSARecv ended by
          * closesocket gets ERROR_HANDLES_CLOSED under Wine 8 instead (see step 04). */
-        assert_int_equal(d.error, ERROR_OPERATION_ABORTED);
+        tk_assert_error(d.error, ERROR_OPERATION_ABORTED);
         int which = -1;
         for (int i = 0; i < accepts; i++) {
             if (d.overlapped == &a[i].overlapped)

@@ -401,7 +401,7 @@ static void starting_and_stopping_while_clients_connect_frees_everything(void **
         server_counters final;
         stop_within(srv, &final); /* the connector keeps going during the stop */
         InterlockedExchange(&job.quit, 1);
-        assert_int_equal(WaitForSingleObject(thread, TK_PROMPT_MS), WAIT_OBJECT_0);
+        tk_assert_wait(WaitForSingleObject(thread, TK_PROMPT_MS), WAIT_OBJECT_0);
         CloseHandle(thread);
         assert_int_equal(final.live_contexts, 0);
         assert_int_equal(final.closed, final.accepted);

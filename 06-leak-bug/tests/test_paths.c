@@ -37,7 +37,7 @@ static void a_send_on_a_reset_connection_fails_at_once_and_no_completion_comes(v
     registry_totals before = totals();
     async_socket *s = connection_reset_by_peer(); /* the reset has arrived */
 
-    assert_int_equal(async_socket_send(s, 0, 1), WSAECONNRESET);
+    tk_assert_error(async_socket_send(s, 0, 1), WSAECONNRESET);
     tk_assert_no_completion(test_port, QUIET_MS);
     assert_dispose_leaves_the_expected_leak(s, before);
 }
@@ -55,7 +55,7 @@ static void a_receive_after_a_reset_fails_at_once_with_wsaeconnreset(void **stat
     registry_totals before = totals();
     async_socket *s = connection_reset_by_peer(); /* the reset has arrived */
 
-    assert_int_equal(async_socket_receive(s, 0, 16), WSAECONNRESET);
+    tk_assert_error(async_socket_receive(s, 0, 16), WSAECONNRESET);
     tk_assert_no_completion(test_port, QUIET_MS);
     assert_dispose_leaves_the_expected_leak(s, before);
 }
@@ -83,7 +83,7 @@ static void with_wine_resets_a_receive_after_a_reset_reads_an_end_under_wine(voi
         assert_int_equal(totals().contexts, before.contexts);
         print_message("under Wine: the receive completed with 0 bytes (an orderly end)\n");
     } else {
-        assert_int_equal(error, WSAECONNRESET);
+        tk_assert_error(error, WSAECONNRESET);
         tk_assert_no_completion(test_port, QUIET_MS);
         assert_dispose_leaves_the_expected_leak(s, before);
     }
@@ -98,7 +98,7 @@ static void a_receive_after_shutdown_fails_at_once_with_wsaeshutdown(void **stat
     async_socket *s = connected_socket(&peer, 4096);
     assert_int_equal(shutdown(s->handle, SD_RECEIVE), 0);
 
-    assert_int_equal(async_socket_receive(s, 0, 16), WSAESHUTDOWN);
+    tk_assert_error(async_socket_receive(s, 0, 16), WSAESHUTDOWN);
     tk_assert_no_completion(test_port, QUIET_MS);
     /* Nothing reached the kernel, so CancelIoEx has nothing to cancel and no aborted
      * packet comes. Windows says so with FALSE and ERROR_NOT_FOUND (Microsoft's CancelIoEx
@@ -107,7 +107,7 @@ static void a_receive_after_shutdown_fails_at_once_with_wsaeshutdown(void **stat
     DWORD cancel_error = GetLastError();
     if (!tk_under_wine()) {
         assert_false(cancelled);
-        assert_int_equal(cancel_error, ERROR_NOT_FOUND);
+        tk_assert_error(cancel_error, ERROR_NOT_FOUND);
     }
     tk_assert_no_completion(test_port, QUIET_MS);
     assert_dispose_leaves_the_expected_leak(s, before);
@@ -129,7 +129,7 @@ static void a_receive_pending_when_the_reset_arrives_completes_with_an_error(voi
 
     DWORD bytes = 0, error = 0;
     assert_ptr_equal(next_completion(&bytes, &error), &s->in->overlapped);
-    assert_int_equal(error, ERROR_NETNAME_DELETED);
+    tk_assert_error(error, ERROR_NETNAME_DELETED);
     assert_int_equal(bytes, 0);
     assert_false(context_complete(s->in, error));
     async_socket_dispose(s);
@@ -158,7 +158,7 @@ static void a_receive_failing_with_wsaeconnreset_leaves_what_the_dump_showed(voi
     async_socket *s = connected_socket(&peer, 4096);
     winsock.receive = receive_fails_with_wsaeconnreset; /* the incident's own error */
 
-    assert_int_equal(async_socket_receive(s, 0, 16), WSAECONNRESET);
+    tk_assert_error(async_socket_receive(s, 0, 16), WSAECONNRESET);
     winsock_restore();
     tk_assert_no_completion(test_port, QUIET_MS);
     assert_dispose_leaves_the_expected_leak(s, before);
@@ -183,7 +183,7 @@ static void an_accept_into_a_closed_socket_fails_at_once_with_wsaenotsock(void *
     assert_non_null(accepted);
     closesocket(accepted->handle);
 
-    assert_int_equal(async_socket_accept(accepted, listener), WSAENOTSOCK);
+    tk_assert_error(async_socket_accept(accepted, listener), WSAENOTSOCK);
     accepted->handle = INVALID_SOCKET; /* closed already; its number may be reused */
     tk_assert_no_completion(test_port, QUIET_MS);
     assert_dispose_leaves_the_expected_leak(accepted, before);
@@ -253,7 +253,7 @@ static void complete_and_dispose_racing_free_the_context_exactly_once(void **sta
         HANDLE completer = CreateThread(NULL, 0, complete_in, s->in, 0, NULL);
         assert_non_null(completer);
         async_socket_dispose(s); /* on this thread, while the other completes */
-        assert_int_equal(WaitForSingleObject(completer, TK_PROMPT_MS), WAIT_OBJECT_0);
+        tk_assert_wait(WaitForSingleObject(completer, TK_PROMPT_MS), WAIT_OBJECT_0);
         CloseHandle(completer);
         registry_totals after = totals();
         assert_int_equal(after.contexts, before.contexts); /* freed, and only once */

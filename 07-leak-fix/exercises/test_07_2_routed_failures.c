@@ -106,7 +106,7 @@ static void receives_that_fail_at_once_each_come_back_once_with_their_error(void
     }
     handle_packets(outcomes, N, "receives that failed at once");
     for (int i = 0; i < N; i++) {
-        assert_int_equal(outcomes[i].error, WSAESHUTDOWN);
+        tk_assert_error(outcomes[i].error, WSAESHUTDOWN);
         closesocket(peers[i]);
     }
     assert_nothing_left(before); /* the handler disposed each socket */
@@ -121,7 +121,7 @@ static void a_send_that_fails_at_once_comes_back_once_with_wsaeconnreset(void **
     routed_send(s, test_port, 1); /* fails at once with WSAECONNRESET */
     assert_still_in_progress(s->out, "a send that failed at once");
     handle_packets(&o, 1, "a send that failed at once");
-    assert_int_equal(o.error, WSAECONNRESET);
+    tk_assert_error(o.error, WSAECONNRESET);
     assert_nothing_left(before);
 }
 
@@ -138,7 +138,7 @@ static void the_incidents_wsaeconnreset_comes_back_once_through_the_port(void **
     winsock_restore();
     assert_still_in_progress(s->in, "a receive that failed at once");
     handle_packets(&o, 1, "a receive that failed at once");
-    assert_int_equal(o.error, WSAECONNRESET);
+    tk_assert_error(o.error, WSAECONNRESET);
     assert_nothing_left(before);
     closesocket(peer);
 }

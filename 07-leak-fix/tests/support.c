@@ -107,7 +107,7 @@ void assert_the_aborted_completion_frees(io_context *in, registry_totals before)
 {
     DWORD bytes = 0, error = 0;
     assert_ptr_equal(next_completion(&bytes, &error), &in->overlapped);
-    assert_int_equal(error, ERROR_OPERATION_ABORTED);
+    tk_assert_error(error, ERROR_OPERATION_ABORTED);
     assert_true(context_complete(in, error)); /* the deferred free */
     registry_totals after = totals();
     assert_int_equal(after.contexts, before.contexts);
@@ -179,7 +179,7 @@ void fill_until_sends_wait(SOCKET s)
     assert_int_equal(ioctlsocket(s, FIONBIO, &non_blocking), 0);
     while (send(s, chunk, sizeof chunk, 0) > 0)
         ;
-    assert_int_equal(WSAGetLastError(), WSAEWOULDBLOCK);
+    tk_assert_error(WSAGetLastError(), WSAEWOULDBLOCK);
     assert_int_equal(ioctlsocket(s, FIONBIO, &blocking), 0);
 }
 

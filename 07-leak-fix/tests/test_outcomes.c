@@ -284,7 +284,7 @@ static void repeated_start_and_stop_under_connecting_clients_is_clean(void **sta
         server_counters counters;
         server_stop(srv, &counters); /* while they still connect */
         InterlockedExchange(&c.stop, 1);
-        assert_int_equal(WaitForSingleObject(thread, TK_PROMPT_MS), WAIT_OBJECT_0);
+        tk_assert_wait(WaitForSingleObject(thread, TK_PROMPT_MS), WAIT_OBJECT_0);
         CloseHandle(thread);
         fault_plan_set(NULL, NULL, 0);
         immediate_failures += counters.immediate_failures;

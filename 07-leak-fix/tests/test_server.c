@@ -249,7 +249,7 @@ static void twenty_thousand_resets_beside_framed_clients_leak_nothing(void **sta
     }
     long resets = run_storm(server_port(srv), 20000, 1, 4000);
     InterlockedExchange(&storm_done, 1);
-    assert_int_equal(WaitForMultipleObjects(2, threads, TRUE, 30000), WAIT_OBJECT_0);
+    tk_assert_wait(WaitForMultipleObjects(2, threads, TRUE, 30000), WAIT_OBJECT_0);
     for (int i = 0; i < 2; i++)
         CloseHandle(threads[i]);
     long talked = talkers[0].frames + talkers[1].frames;

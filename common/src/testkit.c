@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tutorial/errors.h"
 #include "tutorial/net.h"
 
 int tk_winsock_up(void **state)
@@ -60,8 +61,48 @@ void tk_assert_no_completion(HANDLE port, DWORD quiet_ms)
     BOOL ok = GetQueuedCompletionStatus(port, &bytes, &key, &overlapped, quiet_ms);
     DWORD error = GetLastError();
     assert_false(ok);
-    assert_int_equal(error, WAIT_TIMEOUT);
+    tk_assert_error(error, WAIT_TIMEOUT);
     assert_null(overlapped); /* written: NULL, not the sentinel */
+}
+
+void tk_assert_error_at(DWORD actual, DWORD expected, const char *file, int line)
+{
+    if (actual == expected)
+        return;
+    char want[32], got[32];
+    print_error("expected %s (%lu), got %s (%lu)\n", error_name(expected, want, sizeof want),
+                (unsigned long)expected, error_name(actual, got, sizeof got),
+                (unsigned long)actual);
+    _fail(file, line);
+}
+
+const char *tk_wait_result_name(DWORD result, char *buf, size_t size)
+{
+    if (result == WAIT_TIMEOUT)
+        return "WAIT_TIMEOUT (258)";
+    if (result == WAIT_IO_COMPLETION)
+        return "WAIT_IO_COMPLETION (192)";
+    if (result == WAIT_FAILED)
+        return "WAIT_FAILED";
+    if (result >= WAIT_ABANDONED_0 && result < WAIT_ABANDONED_0 + MAXIMUM_WAIT_OBJECTS)
+        snprintf(buf, size, "WAIT_ABANDONED_0 + %lu", (unsigned long)(result - WAIT_ABANDONED_0));
+    else if (result == WAIT_OBJECT_0)
+        return "WAIT_OBJECT_0";
+    else if (result < MAXIMUM_WAIT_OBJECTS)
+        snprintf(buf, size, "WAIT_OBJECT_0 + %lu", (unsigned long)result);
+    else
+        snprintf(buf, size, "%lu", (unsigned long)result);
+    return buf;
+}
+
+void tk_assert_wait_at(DWORD actual, DWORD expected, const char *file, int line)
+{
+    if (actual == expected)
+        return;
+    char want[32], got[32];
+    print_error("expected %s, got %s\n", tk_wait_result_name(expected, want, sizeof want),
+                tk_wait_result_name(actual, got, sizeof got));
+    _fail(file, line);
 }
 
 bool tk_under_wine(void)

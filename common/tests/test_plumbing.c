@@ -39,7 +39,7 @@ static HANDLE start_echo(echo_once *job, unsigned short *port)
 
 static void finish_echo(echo_once *job, HANDLE thread)
 {
-    assert_int_equal(WaitForSingleObject(thread, TK_PROMPT_MS), WAIT_OBJECT_0);
+    tk_assert_wait(WaitForSingleObject(thread, TK_PROMPT_MS), WAIT_OBJECT_0);
     CloseHandle(thread);
     closesocket(job->listener);
 }
@@ -103,7 +103,7 @@ static void after_a_hard_reset_a_send_fails_with_wsaeconnreset(void **state)
     net_hard_reset(client);
     tk_wait_readable(server, TK_PROMPT_MS); /* the reset has arrived */
     assert_int_equal(send(server, "x", 1, 0), SOCKET_ERROR);
-    assert_int_equal(WSAGetLastError(), WSAECONNRESET);
+    tk_assert_error(WSAGetLastError(), WSAECONNRESET);
     closesocket(server);
 }
 

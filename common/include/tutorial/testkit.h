@@ -36,6 +36,20 @@ void tk_fill_pattern(unsigned char *buffer, size_t length, unsigned seed);
  * with WAIT_TIMEOUT and write NULL over the OVERLAPPED sentinel. */
 void tk_assert_no_completion(HANDLE port, DWORD quiet_ms);
 
+/* Assert that a Win32 or Winsock error code, or the result of a wait, is the one expected;
+ * a failure says both in words ("expected ERROR_NETNAME_DELETED (64), got WSAECONNRESET
+ * (10054)", "expected WAIT_OBJECT_0, got WAIT_TIMEOUT (258)") instead of two hex numbers. */
+#define tk_assert_error(actual, expected) \
+    tk_assert_error_at((DWORD)(actual), (DWORD)(expected), __FILE__, __LINE__)
+#define tk_assert_wait(actual, expected) \
+    tk_assert_wait_at((DWORD)(actual), (DWORD)(expected), __FILE__, __LINE__)
+void tk_assert_error_at(DWORD actual, DWORD expected, const char *file, int line);
+void tk_assert_wait_at(DWORD actual, DWORD expected, const char *file, int line);
+
+/* The name of a wait's result: WAIT_OBJECT_0 + n, WAIT_ABANDONED_0 + n, WAIT_TIMEOUT,
+ * WAIT_IO_COMPLETION, WAIT_FAILED; written into buf when it needs a number. */
+const char *tk_wait_result_name(DWORD result, char *buf, size_t size);
+
 /* True when the test runs under Wine (ntdll exports wine_get_version), for the few rules
  * where Wine and Windows are known to differ. */
 bool tk_under_wine(void);
