@@ -8,6 +8,7 @@
 static SRWLOCK registry_lock = SRWLOCK_INIT;
 static tracked registry_head = {&registry_head, &registry_head, TRACKED_SOCKET, 0};
 
+/* snippet:begin registry_add */
 void registry_add(tracked *node, tracked_kind kind, size_t bytes)
 {
     node->kind = kind;
@@ -27,6 +28,7 @@ void registry_remove(tracked *node)
     node->next->prev = node->prev;
     ReleaseSRWLockExclusive(&registry_lock);
 }
+/* snippet:end registry_add */
 
 static io_context *context_of(tracked *node)
 {
@@ -38,6 +40,7 @@ static async_socket *socket_of(tracked *node)
     return (async_socket *)((char *)node - offsetof(async_socket, node));
 }
 
+/* snippet:begin registry_totals */
 void registry_get_totals(registry_totals *totals)
 {
     *totals = (registry_totals){0};
@@ -55,6 +58,7 @@ void registry_get_totals(registry_totals *totals)
     }
     ReleaseSRWLockShared(&registry_lock);
 }
+/* snippet:end registry_totals */
 
 /* One line of the report: the objects that share a state. */
 typedef struct report_group {
