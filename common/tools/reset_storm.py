@@ -30,8 +30,8 @@ def main():
     parser.add_argument("--count", type=int, default=300)
     parser.add_argument("--interval-ms", type=float, default=0.5,
                         help="pause between connections (default 0.5 ms)")
-    # Measured against step 06 under Wine 8, 300 resets: 2 at once leaked 28 to 58
-    # contexts per run; 1 at once ranged from 0 to 195, 4 at once from 3 to 28.
+    # How many of the resets make step 06 leak depends on where each lands (chapter 6 has the
+    # timeline): one leaked context per receive that starts after its reset has arrived.
     parser.add_argument("--parallel", type=int, default=2,
                         help="connections made at once (default 2)")
     # The leak needs the reset to land just before the server's first receive; a reset
