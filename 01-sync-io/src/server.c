@@ -74,6 +74,7 @@ static void release_reference(server *srv)
 
 /* ---- one thread per client ---------------------------------------------------------- */
 
+/* snippet:begin current_socket */
 /* The socket to use next, or INVALID_SOCKET once server_stop has closed it. */
 static SOCKET current_socket(client *c)
 {
@@ -82,6 +83,7 @@ static SOCKET current_socket(client *c)
     LeaveCriticalSection(&c->owner->lock);
     return s;
 }
+/* snippet:end current_socket */
 
 static void add_echoed(server *srv, int bytes)
 {

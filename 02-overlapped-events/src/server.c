@@ -37,6 +37,7 @@ struct server {
 
 /* ---- operations -------------------------------------------------------------------- */
 
+/* snippet:begin start_helpers */
 /* A fresh OVERLAPPED for the next operation; the event stays. */
 static void reuse_overlapped(client *c)
 {
@@ -55,6 +56,7 @@ static bool started(int result)
      * OVERLAPPED: the caller closes the client now, or nobody ever will. */
     return WSAGetLastError() == WSA_IO_PENDING;
 }
+/* snippet:end start_helpers */
 
 /* snippet:begin post_receive */
 static bool post_receive(client *c)
@@ -183,10 +185,12 @@ static void on_completed(server *srv, int k)
 }
 /* snippet:end on_completed */
 
+/* snippet:begin is_signalled */
 static bool is_signalled(WSAEVENT event)
 {
     return WSAWaitForMultipleEvents(1, &event, FALSE, 0, FALSE) == WSA_WAIT_EVENT_0;
 }
+/* snippet:end is_signalled */
 
 /* snippet:begin serve */
 static DWORD WINAPI serve(void *argument)
