@@ -15,6 +15,7 @@ typedef struct copy_job {
     unsigned char buffer[APC_COPY_CHUNK];
 } copy_job;
 
+/* snippet:begin helpers */
 static void at_offset(OVERLAPPED *overlapped, ULONGLONG offset)
 {
     ZeroMemory(overlapped, sizeof *overlapped);
@@ -27,6 +28,7 @@ static void finish(copy_job *job, DWORD error)
     job->error = error;
     job->done = true;
 }
+/* snippet:end helpers */
 
 static void CALLBACK on_read(DWORD error, DWORD bytes, OVERLAPPED *overlapped);
 static void CALLBACK on_written(DWORD error, DWORD bytes, OVERLAPPED *overlapped);
@@ -66,6 +68,7 @@ static void CALLBACK on_read(DWORD error, DWORD bytes, OVERLAPPED *overlapped)
 }
 /* snippet:end on_read */
 
+/* snippet:begin on_written */
 static void CALLBACK on_written(DWORD error, DWORD bytes, OVERLAPPED *overlapped)
 {
     copy_job *job = CONTAINING_RECORD(overlapped, copy_job, overlapped);
@@ -77,6 +80,7 @@ static void CALLBACK on_written(DWORD error, DWORD bytes, OVERLAPPED *overlapped
     job->offset += bytes;
     start_read(job);
 }
+/* snippet:end on_written */
 
 static bool open_both(copy_job *job, const char *from, const char *to)
 {

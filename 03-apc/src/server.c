@@ -41,6 +41,7 @@ static void CALLBACK on_sent(DWORD error, DWORD bytes, WSAOVERLAPPED *overlapped
 
 /* ---- operations -------------------------------------------------------------------- */
 
+/* snippet:begin started */
 /* The three outcomes of starting an operation with a completion routine. */
 static bool started(int result)
 {
@@ -50,6 +51,7 @@ static bool started(int result)
      * once, the routine will never run, and the caller must clean up now. */
     return WSAGetLastError() == WSA_IO_PENDING;
 }
+/* snippet:end started */
 
 /* snippet:begin post_receive */
 static bool post_receive(client *c)
@@ -106,6 +108,7 @@ static void add_client(server *srv, SOCKET s)
 
 /* ---- the routines ------------------------------------------------------------------ */
 
+/* snippet:begin ending */
 /* Both routines start the same way: find the client, count, and stop early when the
  * operation failed or the server is shutting down. */
 static client *ending(WSAOVERLAPPED *overlapped, DWORD error, bool *go_on)
@@ -115,6 +118,7 @@ static client *ending(WSAOVERLAPPED *overlapped, DWORD error, bool *go_on)
     *go_on = error == 0 && !c->owner->stopping;
     return c;
 }
+/* snippet:end ending */
 
 /* snippet:begin on_received */
 /* Runs on the server's thread, inside its alertable wait. */

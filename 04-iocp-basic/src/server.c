@@ -71,6 +71,7 @@ static bool is_stopping(server *srv)
 
 /* ---- contexts ------------------------------------------------------------------------ */
 
+/* snippet:begin contexts */
 static io_context *context_new(connection *conn)
 {
     io_context *ctx = calloc(1, sizeof *ctx);
@@ -89,6 +90,7 @@ static void context_free(server *srv, io_context *ctx)
     if (InterlockedDecrement(&srv->live_contexts) == 0 && is_stopping(srv))
         SetEvent(srv->drained);
 }
+/* snippet:end contexts */
 
 /* ---- the outcome seam ---------------------------------------------------------------- */
 
@@ -147,6 +149,7 @@ static void packet_outcome(const char *operation, DWORD *bytes, DWORD *error)
 
 /* ---- posting operations -------------------------------------------------------------- */
 
+/* snippet:begin started */
 /* Returns true when the operation started: pending, or already done. Either way its
  * completion packet is on its way to the port and the context belongs to the kernel. */
 static bool started(server *srv, bool done)
@@ -161,6 +164,7 @@ static bool started(server *srv, bool done)
     InterlockedIncrement(&srv->failed_at_once);
     return false;
 }
+/* snippet:end started */
 
 /* snippet:begin post_receive */
 static bool post_receive(io_context *ctx)
@@ -211,6 +215,7 @@ static bool post_next(io_context *ctx)
 
 /* ---- connections --------------------------------------------------------------------- */
 
+/* snippet:begin end_connection */
 /* Unlinks the connection, closes its socket (unless server_stop already did) and frees
  * it. Its context is freed separately, by whoever owns it at that moment. */
 static void close_connection(connection *conn)
@@ -237,6 +242,7 @@ static void end_connection(io_context *ctx)
     close_connection(ctx->connection);
     context_free(srv, ctx); /* last: it may wake server_stop */
 }
+/* snippet:end end_connection */
 
 /* Adds the connection to the list unless the server is stopping. */
 static bool register_connection(server *srv, connection *conn)
@@ -307,6 +313,7 @@ static DWORD WINAPI listen_for_clients(void *argument)
 
 /* ---- the workers --------------------------------------------------------------------- */
 
+/* snippet:begin on_received_sent */
 /* Received `bytes`: echo them. Returns false when the client has closed its side. */
 static bool on_received(io_context *ctx, DWORD bytes)
 {
@@ -326,6 +333,7 @@ static bool on_sent(io_context *ctx, DWORD bytes)
     ctx->operation = ctx->sent < ctx->filled ? OP_SEND : OP_RECEIVE;
     return true;
 }
+/* snippet:end on_received_sent */
 
 /* Did the operation end because the server closed its socket or cancelled the I/O?
  * CancelIoEx gives ERROR_OPERATION_ABORTED. A close gives, on Windows,
@@ -415,6 +423,7 @@ static bool start_workers(server *srv, int count)
     return true;
 }
 
+/* snippet:begin stop_workers */
 /* Posts one quit packet (the "post" operation of the fault plan can fail it). */
 static bool post_quit(server *srv)
 {
@@ -441,6 +450,7 @@ static void stop_workers(server *srv)
     }
     srv->worker_count = 0;
 }
+/* snippet:end stop_workers */
 
 server *server_start(const server_config *config)
 {

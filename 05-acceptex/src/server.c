@@ -81,6 +81,7 @@ static bool is_stopping(server *srv)
 
 /* ---- contexts ------------------------------------------------------------------------ */
 
+/* snippet:begin contexts */
 static io_context *context_new(server *srv, connection *conn)
 {
     io_context *ctx = calloc(1, sizeof *ctx);
@@ -100,6 +101,7 @@ static void context_free(server *srv, io_context *ctx)
     if (InterlockedDecrement(&srv->live_contexts) == 0 && is_stopping(srv))
         SetEvent(srv->drained);
 }
+/* snippet:end contexts */
 
 /* ---- the outcome seam ---------------------------------------------------------------- */
 
@@ -159,6 +161,7 @@ static void packet_outcome(const char *operation, DWORD *bytes, DWORD *error)
 
 /* ---- posting operations -------------------------------------------------------------- */
 
+/* snippet:begin started */
 /* Returns true when the operation started: pending, or already done. Either way its
  * completion packet is on its way to the port and the context belongs to the kernel. */
 static bool started(server *srv, bool done)
@@ -173,6 +176,7 @@ static bool started(server *srv, bool done)
     InterlockedIncrement(&srv->failed_at_once);
     return false;
 }
+/* snippet:end started */
 
 /* snippet:begin post_receive */
 static bool post_receive(io_context *ctx)
@@ -280,6 +284,7 @@ static bool post_accept(server *srv, io_context *ctx)
 
 /* ---- connections --------------------------------------------------------------------- */
 
+/* snippet:begin end_connection */
 /* Unlinks the connection, closes its socket (unless server_stop already did) and frees
  * it. Its context is freed separately, by whoever owns it at that moment. */
 static void close_connection(connection *conn)
@@ -306,6 +311,7 @@ static void end_connection(io_context *ctx)
     close_connection(ctx->connection);
     context_free(srv, ctx); /* last: it may wake server_stop */
 }
+/* snippet:end end_connection */
 
 /* Adds the connection to the list unless the server is stopping. */
 static bool register_connection(server *srv, connection *conn)
@@ -401,6 +407,7 @@ static void on_accepted(server *srv, io_context *ctx, DWORD error)
 
 /* ---- the workers --------------------------------------------------------------------- */
 
+/* snippet:begin on_received_sent */
 /* Received `bytes`: echo them. Returns false when the client has closed its side. */
 static bool on_received(io_context *ctx, DWORD bytes)
 {
@@ -420,6 +427,7 @@ static bool on_sent(io_context *ctx, DWORD bytes)
     ctx->operation = ctx->sent < ctx->filled ? OP_SEND : OP_RECEIVE;
     return true;
 }
+/* snippet:end on_received_sent */
 
 /* Did the operation end because the server closed its socket or cancelled the I/O?
  * Closing the listener ends its AcceptEx calls with ERROR_OPERATION_ABORTED. Closing a
@@ -524,6 +532,7 @@ static bool start_workers(server *srv, int count)
     return true;
 }
 
+/* snippet:begin stop_workers */
 /* Posts one quit packet (the "post" operation of the fault plan can fail it). */
 static bool post_quit(server *srv)
 {
@@ -550,6 +559,7 @@ static void stop_workers(server *srv)
     }
     srv->worker_count = 0;
 }
+/* snippet:end stop_workers */
 
 /* snippet:begin load_extension */
 /* AcceptEx and GetAcceptExSockaddrs are Microsoft extensions to Winsock: the provider
