@@ -123,7 +123,7 @@ static void add_client(server *srv, SOCKET s)
 }
 
 /* snippet:begin refuse */
-/* Every slot is taken: a 63rd event would not fit in the wait. Tell the client and close
+/* Every slot is taken: a 63rd client would need a 65th event in the wait. Tell the client and close
  * at once, rather than leave it hanging in the listen backlog with no answer. */
 static void refuse(server *srv, SOCKET s)
 {

@@ -660,7 +660,8 @@ void server_read_counters(server *srv, server_counters *counters)
 
 /* snippet:begin close_all */
 /* Closes every open socket. A pending receive or send on it then completes with an error
- * (on Windows in practice ERROR_NETNAME_DELETED; under Wine 8 ERROR_HANDLES_CLOSED or
+ * (on Windows ERROR_CONNECTION_ABORTED, on Windows XP ERROR_NETNAME_DELETED; under Wine 8
+ * ERROR_HANDLES_CLOSED or
  * ERROR_OPERATION_ABORTED), and the worker that dequeues that packet frees the context. */
 static void close_all_connections(server *srv)
 {
