@@ -6,32 +6,32 @@
 #include "client.h"
 #include "tutorial/testkit.h"
 
+/* The program refuses args with status 2, a line naming the problem, and the usage line. */
+static void assert_refused(const char *args, const char *problem)
+{
+    tk_process *p = tk_spawn("step05-server", args);
+    assert_int_equal(tk_wait_exit(p, 20000), 2);
+    assert_non_null(strstr(tk_stderr(p), problem));
+    assert_non_null(strstr(tk_stderr(p), "usage: step05-server"));
+    tk_process_free(p);
+}
+
 static void a_bad_flag_gets_status_2_and_the_usage_line(void **state)
 {
     (void)state;
-    tk_process *p = tk_spawn("step05-server", "--port 0 --bogus");
-    assert_int_equal(tk_wait_exit(p, 20000), 2);
-    assert_non_null(strstr(tk_stderr(p), "unknown option --bogus"));
-    assert_non_null(strstr(tk_stderr(p), "usage: step05-server"));
-    tk_process_free(p);
+    assert_refused("--port 0 --bogus", "unknown option --bogus");
 }
 
 static void a_thread_count_out_of_range_gets_status_2(void **state)
 {
     (void)state;
-    tk_process *p = tk_spawn("step05-server", "--port 0 --threads -1");
-    assert_int_equal(tk_wait_exit(p, 20000), 2);
-    assert_non_null(strstr(tk_stderr(p), "--threads"));
-    tk_process_free(p);
+    assert_refused("--port 0 --threads -1", "--threads");
 }
 
 static void an_accept_count_of_zero_gets_status_2(void **state)
 {
     (void)state;
-    tk_process *p = tk_spawn("step05-server", "--port 0 --accepts 0");
-    assert_int_equal(tk_wait_exit(p, 20000), 2);
-    assert_non_null(strstr(tk_stderr(p), "--accepts"));
-    tk_process_free(p);
+    assert_refused("--port 0 --accepts 0", "--accepts");
 }
 
 static void it_serves_for_the_given_seconds_then_exits_cleanly(void **state)
@@ -68,11 +68,7 @@ static void the_real_program_echoes_and_reports_what_it_served(void **state)
 static void a_bad_fault_plan_gets_status_2_the_reason_and_the_usage_line(void **state)
 {
     (void)state;
-    tk_process *p = tk_spawn("step05-server", "--port 0 --faults receive#2=explode");
-    assert_int_equal(tk_wait_exit(p, 20000), 2);
-    assert_non_null(strstr(tk_stderr(p), "--faults: \"explode\""));
-    assert_non_null(strstr(tk_stderr(p), "usage: step05-server"));
-    tk_process_free(p);
+    assert_refused("--port 0 --faults receive#2=explode", "--faults: \"explode\"");
 }
 
 /* The chapter's "Driving the outcomes Wine does not produce", by hand. */
