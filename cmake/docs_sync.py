@@ -98,9 +98,26 @@ def folder_diff(reference):
         old, new = old_root / name, new_root / name
         old_lines = old.read_text(encoding="utf-8").splitlines() if old.exists() else []
         new_lines = new.read_text(encoding="utf-8").splitlines() if new.exists() else []
-        lines += difflib.unified_diff(old_lines, new_lines, f"{parts[0]}/{name.as_posix()}",
-                                      f"{parts[1]}/{name.as_posix()}", lineterm="")
+        hunks = difflib.unified_diff(old_lines, new_lines, f"{parts[0]}/{name.as_posix()}",
+                                     f"{parts[1]}/{name.as_posix()}", lineterm="")
+        lines += (with_function_name(line, old_lines) for line in hunks)
     return lines
+
+
+HUNK_HEADER = re.compile(r"^@@ -(\d+)(?:,\d+)? \+\d+(?:,\d+)? @@$")
+
+
+def with_function_name(line, old_lines):
+    """Names the function a hunk is in, as `diff -p` does: the last line before the hunk
+    that starts with a letter (a C definition starts in column 0; its body is indented)."""
+    header = HUNK_HEADER.match(line)
+    if not header:
+        return line
+    first = int(header.group(1)) - 1  # index of the hunk's first line in the old file
+    for candidate in reversed(old_lines[:first]):
+        if re.match(r"[A-Za-z_]", candidate):
+            return f"{line} {candidate.rstrip(' {')}"
+    return line
 
 
 def expected_block(kind, reference):
