@@ -94,3 +94,47 @@ function(tutorial_exercise number)
                               "exercise;ex${id}" ${arg_TIMEOUT} EXCLUDE_FROM_ALL
                               SOURCES ${arg_SOURCES} LIBS ${arg_LIBS})
 endfunction()
+
+# tutorial_case(NAME SOURCES... TEST test.c [LIBS ...] [CHILD child.c] [TIMEOUT seconds])
+#   One case of a step that shows a bug and its fix in the same source, the fix's few lines
+#   inside #ifdef WITH_FIX. SOURCES are built twice: the library stepNN_NAME (the code as it
+#   was) and stepNN_NAME_with_fix (with WITH_FIX defined). TEST is built against each, as
+#   stepNN.NAME_buggy and stepNN.NAME_fixed (labelled case, the second compiled with WITH_FIX
+#   too), so that one test file asserts the bug in one and its absence in the other. The
+#   tests run under the page heap.
+#   CHILD: a program built against each variant under the page heap (stepNN-NAME-child,
+#   stepNN-NAME-fixed-child; the test finds its own as CASE_CHILD), for a test that must
+#   watch a use-after-free stop a process. Under MSVC, where there is no page heap, the
+#   buggy test of a case with a CHILD is left out: nothing would stop the misuse.
+function(tutorial_case name)
+  cmake_parse_arguments(arg "" "TEST;CHILD;TIMEOUT" "SOURCES;LIBS" ${ARGN})
+  if(NOT arg_TIMEOUT)
+    set(arg_TIMEOUT 60)
+  endif()
+  set(step "step${TUTORIAL_STEP}")
+  foreach(variant buggy fixed)
+    set(lib "${step}_${name}")
+    set(child "${step}-${name}-child")
+    if(variant STREQUAL "fixed")
+      set(lib "${step}_${name}_with_fix")
+      set(child "${step}-${name}-fixed-child")
+    endif()
+    tutorial_library(${lib} SOURCES ${arg_SOURCES} LIBS ${arg_LIBS})
+    if(variant STREQUAL "fixed")
+      target_compile_definitions(${lib} PRIVATE WITH_FIX)
+    endif()
+    if(NOT BUILD_TESTING OR (arg_CHILD AND MSVC AND variant STREQUAL "buggy"))
+      continue()
+    endif()
+    tutorial_test(${name}_${variant} SOURCES ${arg_TEST} LIBS ${lib} LABELS unit case
+                  PAGE_HEAP TIMEOUT ${arg_TIMEOUT})
+    if(variant STREQUAL "fixed")
+      target_compile_definitions(${step}_${name}_${variant} PRIVATE WITH_FIX)
+    endif()
+    if(arg_CHILD)
+      tutorial_program(${child} SOURCES ${arg_CHILD} LIBS ${lib} tutorial_page_heap)
+      target_compile_definitions(${step}_${name}_${variant} PRIVATE CASE_CHILD="${child}")
+      add_dependencies(${step}_${name}_${variant} ${child})
+    endif()
+  endforeach()
+endfunction()
