@@ -95,6 +95,7 @@ bool net_set_recv_timeout(SOCKET s, DWORD milliseconds)
                       sizeof milliseconds) == 0;
 }
 
+/* snippet:begin hard_reset */
 void net_hard_reset(SOCKET s)
 {
     /* Linger on, with a zero timeout: closesocket discards unsent data and sends RST. */
@@ -102,6 +103,7 @@ void net_hard_reset(SOCKET s)
     setsockopt(s, SOL_SOCKET, SO_LINGER, (const char *)&abortive, sizeof abortive);
     closesocket(s);
 }
+/* snippet:end hard_reset */
 
 void net_put_frame_length(unsigned char header[4], unsigned long length)
 {
