@@ -95,19 +95,20 @@ function(tutorial_exercise number)
                               SOURCES ${arg_SOURCES} LIBS ${arg_LIBS})
 endfunction()
 
-# tutorial_case(NAME SOURCES... TEST test.c [LIBS ...] [CHILD child.c] [TIMEOUT seconds])
+# tutorial_case(NAME SOURCES... TEST test.c [LIBS ...] [TEST_LIBS ...] [CHILD child.c]
+#               [TIMEOUT seconds])
 #   One case of a step that shows a bug and its fix in the same source, the fix's few lines
 #   inside #ifdef WITH_FIX. SOURCES are built twice: the library stepNN_NAME (the code as it
 #   was) and stepNN_NAME_with_fix (with WITH_FIX defined). TEST is built against each, as
 #   stepNN.NAME_buggy and stepNN.NAME_fixed (labelled case, the second compiled with WITH_FIX
 #   too), so that one test file asserts the bug in one and its absence in the other. The
-#   tests run under the page heap.
+#   tests run under the page heap. LIBS go with the code, TEST_LIBS with the tests only.
 #   CHILD: a program built against each variant under the page heap (stepNN-NAME-child,
 #   stepNN-NAME-fixed-child; the test finds its own as CASE_CHILD), for a test that must
 #   watch a use-after-free stop a process. Under MSVC, where there is no page heap, the
 #   buggy test of a case with a CHILD is left out: nothing would stop the misuse.
 function(tutorial_case name)
-  cmake_parse_arguments(arg "" "TEST;CHILD;TIMEOUT" "SOURCES;LIBS" ${ARGN})
+  cmake_parse_arguments(arg "" "TEST;CHILD;TIMEOUT" "SOURCES;LIBS;TEST_LIBS" ${ARGN})
   if(NOT arg_TIMEOUT)
     set(arg_TIMEOUT 60)
   endif()
@@ -126,7 +127,7 @@ function(tutorial_case name)
     if(NOT BUILD_TESTING OR (arg_CHILD AND MSVC AND variant STREQUAL "buggy"))
       continue()
     endif()
-    tutorial_test(${name}_${variant} SOURCES ${arg_TEST} LIBS ${lib} LABELS unit case
+    tutorial_test(${name}_${variant} SOURCES ${arg_TEST} LIBS ${arg_TEST_LIBS} ${lib} LABELS unit case
                   PAGE_HEAP TIMEOUT ${arg_TIMEOUT})
     if(variant STREQUAL "fixed")
       target_compile_definitions(${step}_${name}_${variant} PRIVATE WITH_FIX)

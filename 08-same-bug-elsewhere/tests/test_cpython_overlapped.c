@@ -1,9 +1,8 @@
 /* CPython's overlapped object: a read or a send that fails at once must free its buffer
  * itself, because no packet will come to free it. Built twice: as it was (each failure
  * leaks one buffer) and with the fix (nothing leaks). */
-#include <stdio.h>
-
 #include "case_kit.h"
+#include "case_support.h"
 #include "cpython_overlapped.h"
 #include "tutorial/testkit.h"
 
@@ -13,28 +12,10 @@ enum { LEAKED_PER_FAILURE = 0 };
 enum { LEAKED_PER_FAILURE = 1 }; /* the buffer */
 #endif
 
-/* A file opened for overlapped I/O with the given access, holding "hello". */
-static HANDLE open_file(DWORD access)
-{
-    char path[MAX_PATH];
-    tk_temp_file(path);
-    HANDLE writer = CreateFileA(path, GENERIC_WRITE, FILE_SHARE_READ | FILE_SHARE_WRITE,
-                                NULL, CREATE_ALWAYS, FILE_ATTRIBUTE_TEMPORARY, NULL);
-    assert_true(writer != INVALID_HANDLE_VALUE);
-    DWORD written = 0;
-    assert_true(WriteFile(writer, "hello", 5, &written, NULL));
-    CloseHandle(writer);
-    HANDLE file = CreateFileA(path, access, FILE_SHARE_READ | FILE_SHARE_WRITE, NULL,
-                              OPEN_EXISTING, FILE_FLAG_OVERLAPPED | FILE_FLAG_DELETE_ON_CLOSE,
-                              NULL);
-    assert_true(file != INVALID_HANDLE_VALUE);
-    return file;
-}
-
 static void a_read_that_fails_at_once_frees_its_buffer_only_when_fixed(void **state)
 {
     (void)state;
-    HANDLE file = open_file(GENERIC_WRITE | DELETE); /* not readable: ReadFile fails at once */
+    HANDLE file = case_overlapped_file("hello", GENERIC_WRITE); /* not readable: ReadFile fails at once */
     HANDLE port = kit_port(file, 1);
     assert_non_null(port);
     long before = kit_live();
@@ -70,7 +51,7 @@ static void a_send_to_that_fails_at_once_frees_its_buffer_only_when_fixed(void *
 static void a_read_that_starts_is_freed_after_its_packet_in_both_builds(void **state)
 {
     (void)state;
-    HANDLE file = open_file(GENERIC_READ | DELETE);
+    HANDLE file = case_overlapped_file("hello", GENERIC_READ);
     HANDLE port = kit_port(file, 1);
     assert_non_null(port);
     long before = kit_live();
