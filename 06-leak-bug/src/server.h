@@ -1,7 +1,8 @@
 /* A framed echo server on an I/O completion port, built like the incident's service: a pool
  * of worker threads, several AcceptEx calls outstanding, and async_socket objects whose
  * contexts follow AsyncIO's lifetime rules. Each request is a frame (4-byte big-endian
- * length, then the payload); the answer is the same frame. */
+ * length, then the payload); the answer is the same frame. One receive takes whatever has
+ * arrived into the connection's buffer, and one send answers every whole frame in it. */
 #ifndef SERVER_H
 #define SERVER_H
 

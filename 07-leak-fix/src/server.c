@@ -14,8 +14,7 @@ typedef struct connection {
     async_socket *socket;           /* the object whose user area this is      */
     struct connection *prev, *next; /* the server's list of open connections */
     bool listed;
-    DWORD filled;         /* bytes of the current frame received so far         */
-    DWORD expected;       /* bytes the current frame has (header, then all)      */
+    DWORD filled;         /* bytes at the start of the IN buffer, not yet answered */
     DWORD sent, to_send;  /* progress of the reply                               */
 } connection;
 
@@ -123,6 +122,11 @@ static void on_immediate_failure(server *srv, async_socket *s)
 
 /* ---- starting operations (the caller holds the socket's lock) -------------------------- */
 
+/* snippet:begin receive_more */
+/* One receive for whatever has arrived, as much as fits after the bytes already buffered.
+ * There is always room: what stays buffered is never a whole frame, and a frame (with its
+ * header) fits in the buffer, so a receive never asks for 0 bytes (its 0-byte completion
+ * would read as the peer's orderly end). */
 static void receive_more(server *srv, async_socket *s)
 {
     connection *c = connection_of(s);
@@ -131,9 +135,10 @@ static void receive_more(server *srv, async_socket *s)
         return;
     }
     InterlockedIncrement(&srv->io_pending);
-    if (async_socket_receive(s, c->filled, c->expected - c->filled) != 0)
+    if (async_socket_receive(s, c->filled, s->in->capacity - c->filled) != 0)
         on_immediate_failure(srv, s);
 }
+/* snippet:end receive_more */
 
 static void send_more(server *srv, async_socket *s)
 {
@@ -141,14 +146,6 @@ static void send_more(server *srv, async_socket *s)
     InterlockedIncrement(&srv->io_pending);
     if (async_socket_send(s, c->sent, c->to_send - c->sent) != 0)
         on_immediate_failure(srv, s);
-}
-
-static void read_next_frame(server *srv, async_socket *s)
-{
-    connection *c = connection_of(s);
-    c->filled = 0;
-    c->expected = FRAME_HEADER;
-    receive_more(srv, s);
 }
 
 /* Starts the accept of s on the listener, unless the shutdown has closed it. The listener
@@ -233,16 +230,41 @@ static void on_accepted(server *srv, async_socket *s, DWORD error)
     /* A pause point for tests ("accepted" in a fault plan): the time between the accept and
      * the first receive, which the incident's server spent sending NetMQ's greeting. */
     fault_plan_pause(fault_plan_take("accepted"));
-    read_next_frame(srv, s);
+    receive_more(srv, s); /* into the empty buffer: filled is 0 */
 }
 
-static void echo_frame(server *srv, async_socket *s)
+/* snippet:begin take_frames */
+/* The whole frames at the start of the buffer: their bytes and their number. False when a
+ * length is over max_frame, e.g. "GET " read as a length: not our protocol. */
+static bool whole_frames(const server *srv, const unsigned char *data, DWORD filled,
+                         DWORD *bytes, long *frames)
+{
+    DWORD at = 0;
+    *frames = 0;
+    while (filled - at >= FRAME_HEADER) {
+        unsigned long length = net_get_frame_length(data + at);
+        if (length > srv->config.max_frame)
+            return false;
+        if (filled - at - FRAME_HEADER < length)
+            break; /* the rest of this frame is still on its way */
+        at += FRAME_HEADER + (DWORD)length;
+        (*frames)++;
+    }
+    *bytes = at;
+    return true;
+}
+
+/* Answers every whole frame with one send: an echo's replies are the frames themselves, in
+ * order. The start of the next frame, if any, moves to the front of the buffer. */
+static void echo_frames(server *srv, async_socket *s, DWORD bytes, long frames)
 {
     connection *c = connection_of(s);
-    count(&srv->counters.frames);
-    memcpy(s->out->buffer, s->in->buffer, c->filled);
+    InterlockedExchangeAdd((volatile LONG *)&srv->counters.frames, frames);
+    memcpy(s->out->buffer, s->in->buffer, bytes);
+    memmove(s->in->buffer, s->in->buffer + bytes, c->filled - bytes);
+    c->filled -= bytes;
     c->sent = 0;
-    c->to_send = c->filled;
+    c->to_send = bytes;
     send_more(srv, s);
 }
 
@@ -255,26 +277,18 @@ static void on_received(server *srv, async_socket *s, DWORD bytes, DWORD error)
         return;
     }
     c->filled += bytes;
-    if (c->filled < c->expected) {
-        receive_more(srv, s);
-        return;
+    DWORD whole = 0;
+    long frames = 0;
+    if (!whole_frames(srv, (const unsigned char *)s->in->buffer, c->filled, &whole, &frames)) {
+        count(&srv->counters.oversized); /* the frames before it go unanswered */
+        close_connection(srv, s);
+    } else if (frames == 0) {
+        receive_more(srv, s); /* not one whole frame yet */
+    } else {
+        echo_frames(srv, s, whole, frames);
     }
-    if (c->expected == FRAME_HEADER) {
-        unsigned long length = net_get_frame_length((const unsigned char *)s->in->buffer);
-        if (length > srv->config.max_frame) {
-            /* e.g. "GET " read as a length: not our protocol */
-            count(&srv->counters.oversized);
-            close_connection(srv, s);
-            return;
-        }
-        c->expected = FRAME_HEADER + (DWORD)length;
-        if (length > 0) {
-            receive_more(srv, s);
-            return;
-        }
-    }
-    echo_frame(srv, s);
 }
+/* snippet:end take_frames */
 
 static void on_sent(server *srv, async_socket *s, DWORD bytes, DWORD error)
 {
@@ -288,7 +302,7 @@ static void on_sent(server *srv, async_socket *s, DWORD bytes, DWORD error)
     if (c->sent < c->to_send)
         send_more(srv, s);
     else
-        read_next_frame(srv, s);
+        receive_more(srv, s); /* what is buffered is less than a frame: receive the rest */
 }
 
 /* snippet:begin on_completion */

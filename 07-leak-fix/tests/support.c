@@ -193,3 +193,60 @@ void let_the_send_complete(async_socket *s, SOCKET peer)
     assert_ptr_equal(next_completion(&bytes, &error), &s->out->overlapped);
     assert_int_equal(error, 0);
 }
+
+/* ---- shaped receives ------------------------------------------------------------------ */
+
+static receive_function unshaped; /* what winsock.receive held before the shaping */
+static volatile LONG at_most;     /* 0: no cap */
+static volatile LONG waits_for;   /* bytes the next receive waits for; 0: none */
+
+typedef struct buffered_wait {
+    SOCKET s;
+    u_long bytes;
+} buffered_wait;
+
+static bool socket_holds(void *argument)
+{
+    const buffered_wait *w = argument;
+    u_long buffered = 0;
+    return ioctlsocket(w->s, FIONREAD, &buffered) != 0 || buffered >= w->bytes;
+}
+
+static int WSAAPI shaped_receive(SOCKET s, LPWSABUF buffers, DWORD count, LPDWORD received,
+                                 LPDWORD flags, LPWSAOVERLAPPED overlapped,
+                                 LPWSAOVERLAPPED_COMPLETION_ROUTINE routine)
+{
+    buffered_wait wait = {s, (u_long)InterlockedExchange(&waits_for, 0)};
+    if (wait.bytes > 0)
+        tk_wait_until(socket_holds, &wait, TK_PROMPT_MS);
+    /* A copy on the stack is enough: Winsock captures the WSABUF array before an
+     * overlapped WSARecv returns (Microsoft's WSARecv page), only the bytes must stay. */
+    WSABUF capped = buffers[0];
+    LONG most = InterlockedCompareExchange(&at_most, 0, 0);
+    if (count == 1 && most > 0 && capped.len > (ULONG)most)
+        capped.len = (ULONG)most;
+    return unshaped(s, count == 1 ? &capped : buffers, count, received, flags, overlapped,
+                    routine);
+}
+
+static void shape_receives(void)
+{
+    if (winsock.receive != shaped_receive) { /* a fresh shaping: neither of the two yet */
+        InterlockedExchange(&at_most, 0);
+        InterlockedExchange(&waits_for, 0);
+        unshaped = winsock.receive;
+        winsock.receive = shaped_receive;
+    }
+}
+
+void receive_at_most(DWORD bytes)
+{
+    shape_receives();
+    InterlockedExchange(&at_most, (LONG)bytes);
+}
+
+void next_receive_waits_for(DWORD bytes)
+{
+    shape_receives();
+    InterlockedExchange(&waits_for, (LONG)bytes);
+}

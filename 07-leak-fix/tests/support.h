@@ -77,6 +77,20 @@ int WSAAPI receive_fails_with_wsaeconnreset(SOCKET s, LPWSABUF buffers, DWORD co
                                             LPWSAOVERLAPPED overlapped,
                                             LPWSAOVERLAPPED_COMPLETION_ROUTINE routine);
 
+/* Shapes the receives of the server under test, for tests of how it takes frames out of
+ * what arrives: a function of the test's own goes into winsock.receive, around the one that
+ * was there (winsock_restore takes it off again). Where a frame is cut is then the test's
+ * choice: a client that sends its chunks with TCP_NODELAY and waits until each has arrived
+ * still leaves the cut to the timing of the loopback and of Wine; a cap on what each
+ * WSARecv may ask for does not.
+ * - receive_at_most(n): every WSARecv asks for at most n bytes (0: no cap).
+ * - next_receive_waits_for(n): the next WSARecv first waits until the socket holds n bytes
+ *   (FIONREAD), so that one receive finds them all; bounded by TK_PROMPT_MS, after which it
+ *   goes ahead (it runs on a server thread, where a test cannot fail: the test checks the
+ *   receive count instead). */
+void receive_at_most(DWORD bytes);
+void next_receive_waits_for(DWORD bytes);
+
 /* Fills the connection until the peer's window and our send buffer are full (the peer
  * reads nothing), so that the next overlapped send has to wait. */
 void fill_until_sends_wait(SOCKET s);

@@ -146,6 +146,197 @@ static void frames_of_every_size_come_back_byte_exact(void **state)
     assert_int_equal(totals().contexts, before.contexts);
 }
 
+/* Sends bytes that are not our protocol and waits for the server to close. */
+static void send_and_expect_close(unsigned short port, const char *bytes, size_t length)
+{
+    SOCKET s = net_connect_loopback(port);
+    assert_true(s != INVALID_SOCKET);
+    assert_true(net_send_all(s, bytes, length));
+    tk_wait_readable(s, TK_PROMPT_MS);
+    char reply[16];
+    assert_true(recv(s, reply, sizeof reply, 0) <= 0); /* no answer, just the end */
+    closesocket(s);
+}
+
+/* ---- taking frames out of what arrives ------------------------------------------------ */
+
+/* Frames one after another, as a client may send them in one go. */
+typedef struct burst {
+    unsigned char bytes[16384];
+    size_t length;
+    long frames;
+} burst;
+
+/* A frame with this payload size at the end of b; the payload is a pattern of its own. */
+static void add_frame(burst *b, size_t payload)
+{
+    assert_true(b->length + 4 + payload <= sizeof b->bytes);
+    net_put_frame_length(b->bytes + b->length, (unsigned long)payload);
+    tk_fill_pattern(b->bytes + b->length + 4, payload, (unsigned)(b->frames * 31 + payload));
+    b->length += 4 + payload;
+    b->frames++;
+}
+
+static void burst_of(burst *b, const size_t *payloads, size_t count)
+{
+    b->length = 0;
+    b->frames = 0;
+    for (size_t i = 0; i < count; i++)
+        add_frame(b, payloads[i]);
+}
+
+/* One connection sends the whole burst in one send and reads back as many bytes: an echo
+ * answers each frame with the frame itself, in order, so the reply must be the burst. Then
+ * it closes and waits until the server has seen the end. Returns how many receives the
+ * server started for the connection (the last one is the one that read the end). */
+static long serve_burst(server *srv, const burst *b)
+{
+    static unsigned char reply[sizeof b->bytes];
+    long ended = counters_of(srv).closed + counters_of(srv).resets;
+    long frames = counters_of(srv).frames;
+    fault_plan_set(NULL, NULL, 0); /* counts the calls of the seam from 0 */
+    SOCKET s = net_connect_loopback(server_port(srv));
+    assert_true(s != INVALID_SOCKET);
+    assert_true(net_set_recv_timeout(s, TK_PROMPT_MS));
+    assert_true(net_send_all(s, b->bytes, b->length));
+    assert_true(net_recv_all(s, reply, b->length));
+    assert_memory_equal(reply, b->bytes, b->length);
+    closesocket(s);
+    assert_true(wait_until_ended(srv, ended + 1, TK_PROMPT_MS));
+    assert_int_equal(counters_of(srv).frames - frames, b->frames);
+    return fault_plan_calls("receive");
+}
+
+/* What a cap of at_most bytes per receive costs at least: every byte of the burst, then the
+ * receive that reads the end. */
+static long receives_at_least(const burst *b, DWORD at_most)
+{
+    return (long)((b->length + at_most - 1) / at_most) + 1;
+}
+
+static void a_header_split_across_receives_is_put_back_together(void **state)
+{
+    (void)state;
+    registry_totals before = totals();
+    server *srv = start(0, 4096);
+    static const size_t payloads[] = {0, 1, 5, 3};
+    burst b;
+    burst_of(&b, payloads, 4);
+    for (DWORD at_most = 1; at_most < 4; at_most++) { /* each header in 4, 2 or 2 pieces */
+        receive_at_most(at_most);
+        assert_true(serve_burst(srv, &b) >= receives_at_least(&b, at_most));
+    }
+    winsock_restore();
+    server_stop(srv, NULL);
+    assert_int_equal(totals().contexts, before.contexts);
+}
+
+static void a_payload_split_across_receives_is_put_back_together(void **state)
+{
+    (void)state;
+    registry_totals before = totals();
+    server *srv = start(0, 4096);
+    static const size_t payloads[] = {1000, 4096, 7};
+    burst b;
+    burst_of(&b, payloads, 3);
+    receive_at_most(100); /* the 4,096-byte payload arrives in 41 receives or more */
+    assert_true(serve_burst(srv, &b) >= receives_at_least(&b, 100));
+    winsock_restore();
+    server_stop(srv, NULL);
+    assert_int_equal(totals().contexts, before.contexts);
+}
+
+/* Cuts at every place a cap from 1 to 13 bytes makes: frames end inside a receive and the
+ * next one starts there, so its first bytes wait at the front of the buffer. */
+static void frames_cut_anywhere_come_back_byte_exact(void **state)
+{
+    (void)state;
+    registry_totals before = totals();
+    server *srv = start(0, 4096);
+    static const size_t payloads[] = {0, 1, 3, 4, 5, 17, 300, 2};
+    burst b;
+    burst_of(&b, payloads, 8);
+    for (DWORD at_most = 1; at_most <= 13; at_most++) {
+        receive_at_most(at_most);
+        assert_true(serve_burst(srv, &b) >= receives_at_least(&b, at_most));
+    }
+    winsock_restore();
+    server_stop(srv, NULL);
+    assert_int_equal(totals().contexts, before.contexts);
+}
+
+/* Five frames that have all arrived before the receive starts: one receive takes them, and
+ * one send answers all five. */
+static void several_frames_in_one_receive_are_answered_by_one_send(void **state)
+{
+    (void)state;
+    registry_totals before = totals();
+    server *srv = start(0, 4096);
+    static const size_t payloads[] = {5, 0, 300, 1, 4};
+    burst b;
+    burst_of(&b, payloads, 5);
+    next_receive_waits_for((DWORD)b.length);
+    assert_int_equal(serve_burst(srv, &b), 2); /* all five frames, then the end */
+    assert_int_equal(fault_plan_calls("send"), 1);
+    winsock_restore();
+    server_stop(srv, NULL);
+    assert_int_equal(totals().contexts, before.contexts);
+}
+
+/* The buffer holds the longest frame and its header (4 + 4,096 bytes). A 10-byte frame, then
+ * one of 4,096, all arrived: the first receive fills the buffer (the small frame and most of
+ * the big one), the start of the big frame moves to the front, and the second receive asks
+ * for exactly the 14 bytes that are missing, which fill the buffer to its last byte. */
+static void a_frame_exactly_filling_the_buffer_is_answered(void **state)
+{
+    (void)state;
+    registry_totals before = totals();
+    server *srv = start(0, 4096);
+    static const size_t payloads[] = {10, 4096};
+    burst b;
+    burst_of(&b, payloads, 2);
+    next_receive_waits_for((DWORD)b.length);
+    assert_int_equal(serve_burst(srv, &b), 3); /* 4,100 bytes, 14 bytes, the end */
+    assert_int_equal(fault_plan_calls("send"), 2);
+    winsock_restore();
+    server_stop(srv, NULL);
+    assert_int_equal(totals().contexts, before.contexts);
+}
+
+/* --max-frame 100: a length of 100 is served, 101 is refused (the connection is closed,
+ * nothing answered), also when its header comes in pieces, and also after a whole frame
+ * that arrived with it: a peer that sends such a length does not speak our protocol. */
+static void a_length_over_max_frame_is_refused(void **state)
+{
+    (void)state;
+    registry_totals before = totals();
+    server *srv = start(0, 100);
+    unsigned short port = server_port(srv);
+    burst b;
+    b.length = 0, b.frames = 0;
+    add_frame(&b, 100);
+    serve_burst(srv, &b);
+
+    unsigned char too_long[4 + 101] = {0};
+    net_put_frame_length(too_long, 101);
+    send_and_expect_close(port, (const char *)too_long, sizeof too_long);
+    receive_at_most(1);
+    send_and_expect_close(port, (const char *)too_long, 4);
+    winsock_restore();
+    b.length = 0, b.frames = 0;
+    add_frame(&b, 5);
+    memcpy(b.bytes + b.length, too_long, 4);
+    next_receive_waits_for((DWORD)b.length + 4);
+    send_and_expect_close(port, (const char *)b.bytes, b.length + 4);
+    winsock_restore();
+
+    server_counters c = counters_of(srv);
+    assert_int_equal(c.oversized, 3);
+    assert_int_equal(c.frames, 1);
+    server_stop(srv, NULL);
+    assert_int_equal(totals().contexts, before.contexts);
+}
+
 /* The working path: dispose meets a receive the kernel holds, CancelIoEx aborts it, the
  * aborted completion frees the context. Nothing leaks, in 06 as in 07. */
 static void an_idle_connection_is_closed_and_its_aborted_receive_freed(void **state)
@@ -164,18 +355,6 @@ static void an_idle_connection_is_closed_and_its_aborted_receive_freed(void **st
     registry_totals after = totals();
     assert_int_equal(after.contexts, before.contexts);
     assert_int_equal(after.sockets, before.sockets);
-}
-
-/* Sends bytes that are not our protocol and waits for the server to close. */
-static void send_and_expect_close(unsigned short port, const char *bytes, size_t length)
-{
-    SOCKET s = net_connect_loopback(port);
-    assert_true(s != INVALID_SOCKET);
-    assert_true(net_send_all(s, bytes, length));
-    tk_wait_readable(s, TK_PROMPT_MS);
-    char reply[16];
-    assert_true(recv(s, reply, sizeof reply, 0) <= 0); /* no answer, just the end */
-    closesocket(s);
 }
 
 static void garbage_http_and_idle_clients_are_survived_and_counted(void **state)
@@ -273,6 +452,12 @@ int main(int argc, char **argv)
         cmocka_unit_test(a_paced_probe_leaks_one_context_per_probe_in_06_and_none_in_07),
         cmocka_unit_test(with_wine_resets_only_the_immediate_failures_leak),
         cmocka_unit_test(frames_of_every_size_come_back_byte_exact),
+        cmocka_unit_test(a_header_split_across_receives_is_put_back_together),
+        cmocka_unit_test(a_payload_split_across_receives_is_put_back_together),
+        cmocka_unit_test(frames_cut_anywhere_come_back_byte_exact),
+        cmocka_unit_test(several_frames_in_one_receive_are_answered_by_one_send),
+        cmocka_unit_test(a_frame_exactly_filling_the_buffer_is_answered),
+        cmocka_unit_test(a_length_over_max_frame_is_refused),
         cmocka_unit_test(an_idle_connection_is_closed_and_its_aborted_receive_freed),
         cmocka_unit_test(garbage_http_and_idle_clients_are_survived_and_counted),
     };
