@@ -31,16 +31,18 @@ static SOCKET client_connect(unsigned short port)
     return s;
 }
 
-/* Sends one frame and reads the reply: true when it is the same frame, false when the
- * server ended the connection instead. */
+/* Sends one frame, header and payload in one send, and reads the reply: true when it is
+ * the same frame, false when the server ended the connection instead. */
 static bool exchange(SOCKET s, const unsigned char *payload, size_t length)
 {
-    unsigned char header[4], reply[4096];
-    net_put_frame_length(header, (unsigned long)length);
-    if (!net_send_all(s, header, 4) || !net_send_all(s, payload, length))
+    unsigned char frame[4 + 4096], header[4], reply[4096];
+    assert_true(length <= sizeof reply);
+    net_put_frame_length(frame, (unsigned long)length);
+    memcpy(frame + 4, payload, length);
+    if (!net_send_all(s, frame, 4 + length))
         return false;
     if (!net_recv_all(s, header, 4) || net_get_frame_length(header) != length ||
-        length > sizeof reply || !net_recv_all(s, reply, length))
+        !net_recv_all(s, reply, length))
         return false;
     assert_memory_equal(reply, payload, length); /* a reply, when it comes, is exact */
     return true;
@@ -89,56 +91,75 @@ typedef struct outcome_case {
     const char *operation;     /* the plan's operation: its rule must have fired */
     victim_fate fate;
     long immediate_failures;   /* operations that fail at once (06 leaks one each) */
+    long victim_frames;        /* the victim's frames the server took (and answered or not) */
+    DWORD receive_at_most;     /* a cap on every receive (0: none), to cut a frame */
 } outcome_case;
 
-/* The victim connects and exchanges two frames of 5 bytes. Counted from the server's start:
- * accept #1-#8 are posted by server_start, #9 when the victim's accept completes; the
- * victim's receives are #1 (header), #2 (payload), #3 (next header), its send #1. */
+/* The victim connects and exchanges two frames of 5 bytes, each sent in one send (9 bytes),
+ * which the loopback delivers whole. Counted from the server's start: accept #1-#8 are
+ * posted by server_start, #9 when the victim's accept completes; the victim's receives are
+ * #1 (its first frame), #2 (its second frame), #3 (the end), its sends #1 and #2. A frame
+ * costs one receive, so a receive in the middle of one exists only when a cap cuts it
+ * (support.h, receive_at_most): with at most 4 bytes a receive, #1 takes the first header
+ * and #2 the middle of the first frame; with at most 2, #2 the middle of the header.
+ * victim_frames checks where the rule met the victim: 0 when in its first frame, 1 in its
+ * second, 2 when it did not end it. */
 static const outcome_case cases[] = {
-    {"accept: immediate success", "accept#1+=now", "accept", SERVED, 0},
-    {"accept: pending", "accept#1+=pending", "accept", SERVED, 0},
+    {"accept: immediate success", "accept#1+=now", "accept", SERVED, 0, 2, 0},
+    {"accept: pending", "accept#1+=pending", "accept", SERVED, 0, 2, 0},
     {"accept: fails at once (a reset in the backlog)", "accept#9=fail:WSAECONNRESET", "accept",
-     SERVED, 1},
-    {"accept: fails at once while starting", "accept#3=fail:WSAECONNRESET", "accept", SERVED, 1},
+     SERVED, 1, 2, 0},
+    {"accept: fails at once while starting", "accept#3=fail:WSAECONNRESET", "accept", SERVED, 1,
+     2, 0},
     {"accept completes with ERROR_NETNAME_DELETED", "accept-done#1=error:64", "accept-done",
-     DROPPED, 0},
+     DROPPED, 0, 0, 0},
     {"accept completes with ERROR_OPERATION_ABORTED", "accept-done#1=error:995", "accept-done",
-     DROPPED, 0},
-    {"first receive: immediate success", "receive#1=now", "receive", SERVED, 0},
-    {"first receive: pending", "receive#1=pending", "receive", SERVED, 0},
-    {"every receive: immediate success", "receive#1+=now", "receive", SERVED, 0},
+     DROPPED, 0, 0, 0},
+    {"first receive: immediate success", "receive#1=now", "receive", SERVED, 0, 2, 0},
+    {"first receive: pending", "receive#1=pending", "receive", SERVED, 0, 2, 0},
+    {"every receive: immediate success", "receive#1+=now", "receive", SERVED, 0, 2, 0},
+    {"every receive of a cut frame: immediate success", "receive#1+=now", "receive", SERVED, 0,
+     2, 3},
     {"first receive fails at once with WSAECONNRESET (the incident)",
-     "receive#1=fail:WSAECONNRESET", "receive", DROPPED, 1},
+     "receive#1=fail:WSAECONNRESET", "receive", DROPPED, 1, 0, 0},
+    {"mid-header receive fails at once with WSAECONNRESET", "receive#2=fail:WSAECONNRESET",
+     "receive", DROPPED, 1, 0, 2},
     {"mid-frame receive fails at once with WSAECONNRESET", "receive#2=fail:WSAECONNRESET",
-     "receive", DROPPED, 1},
-    {"second frame's receive fails at once with WSAENOTCONN", "receive#3=fail:WSAENOTCONN",
-     "receive", DROPPED, 1},
+     "receive", DROPPED, 1, 0, 4},
+    {"second frame's receive fails at once with WSAENOTCONN", "receive#2=fail:WSAENOTCONN",
+     "receive", DROPPED, 1, 1, 0},
     {"first receive completes with ERROR_NETNAME_DELETED", "receive-done#1=error:64",
-     "receive-done", DROPPED, 0},
+     "receive-done", DROPPED, 0, 0, 0},
     {"mid-frame receive completes with WSAECONNRESET", "receive-done#2=error:10054",
-     "receive-done", DROPPED, 0},
+     "receive-done", DROPPED, 0, 0, 4},
     {"first receive completes with ERROR_CONNECTION_ABORTED", "receive-done#1=error:1236",
-     "receive-done", DROPPED, 0},
-    {"a receive completes with ERROR_OPERATION_ABORTED", "receive-done#3=error:995",
-     "receive-done", DROPPED, 0},
+     "receive-done", DROPPED, 0, 0, 0},
+    {"second frame's receive completes with ERROR_OPERATION_ABORTED",
+     "receive-done#2=error:995", "receive-done", DROPPED, 0, 1, 0},
     {"first receive completes with 0 bytes (an orderly end)", "receive-done#1=eof",
-     "receive-done", DROPPED, 0},
+     "receive-done", DROPPED, 0, 0, 0},
+    {"mid-header receive completes with 0 bytes", "receive-done#2=eof", "receive-done",
+     DROPPED, 0, 0, 2},
     {"mid-frame receive completes with 0 bytes", "receive-done#2=eof", "receive-done", DROPPED,
-     0},
-    {"send: immediate success", "send#1+=now", "send", SERVED, 0},
-    {"send: pending", "send#1+=pending", "send", SERVED, 0},
-    {"send fails at once with WSAECONNRESET", "send#1=fail:WSAECONNRESET", "send", DROPPED, 1},
+     0, 0, 4},
+    {"send: immediate success", "send#1+=now", "send", SERVED, 0, 2, 0},
+    {"send: pending", "send#1+=pending", "send", SERVED, 0, 2, 0},
+    {"send fails at once with WSAECONNRESET", "send#1=fail:WSAECONNRESET", "send", DROPPED, 1,
+     1, 0},
     {"send completes with ERROR_NETNAME_DELETED", "send-done#1=error:64", "send-done", DROPPED,
-     0},
+     0, 1, 0},
     {"send completes with ERROR_CONNECTION_ABORTED", "send-done#1=error:1236", "send-done",
-     DROPPED, 0},
+     DROPPED, 0, 1, 0},
 };
 
 static void run_case(const outcome_case *c)
 {
-    print_message("case: %s (%s)\n", c->name, c->plan);
+    print_message("case: %s (%s%s)\n", c->name, c->plan,
+                  c->receive_at_most > 0 ? ", receives cut" : "");
     registry_totals before = totals();
     server *srv = start_with(c->plan);
+    if (c->receive_at_most > 0)
+        receive_at_most(c->receive_at_most);
     unsigned short port = server_port(srv);
 
     SOCKET victim = client_connect(port);
@@ -153,12 +174,14 @@ static void run_case(const outcome_case *c)
     }
     /* the victim's connection, whichever way it ended; then the good client's */
     assert_true(wait_until_ended(srv, 1, TK_PROMPT_MS));
+    assert_int_equal(counters_of(srv).frames, c->victim_frames); /* where the rule met it */
     a_good_client_is_served(port);
     assert_true(wait_until_ended(srv, 2, TK_PROMPT_MS));
     assert_true(fired((void *)c->operation)); /* the outcome really was forced */
 
     server_counters counters;
     server_stop(srv, &counters);
+    winsock_restore();
     fault_plan_set(NULL, NULL, 0);
     registry_totals after = totals();
     assert_int_equal(counters.immediate_failures, c->immediate_failures);
