@@ -99,43 +99,58 @@ endfunction()
 #               [TIMEOUT seconds])
 #   One case of a step that shows a bug and its fix in the same source, the fix's few lines
 #   inside #ifdef WITH_FIX. SOURCES are built twice: the library stepNN_NAME (the code as it
-#   was) and stepNN_NAME_with_fix (with WITH_FIX defined). TEST is built against each, as
-#   stepNN.NAME_buggy and stepNN.NAME_fixed (labelled case, the second compiled with WITH_FIX
-#   too), so that one test file asserts the bug in one and its absence in the other. The
-#   tests run under the page heap. LIBS go with the code, TEST_LIBS with the tests only.
-#   CHILD: a program built against each variant under the page heap (stepNN-NAME-child,
+#   was) and stepNN_NAME_with_fix (with WITH_FIX defined). TEST, one file compiled with
+#   WITH_FIX where it expects the fix, is built three times (labelled case, under the page
+#   heap):
+#     stepNN.NAME_buggy    expects the bug, against the code as it was: passes
+#     stepNN.NAME_fixed    expects the fix, against the fixed code: passes
+#     stepNN.NAME_flipped  expects the fix, against the code as it was: passes only when
+#                          cmocka reports a failed assertion, which proves the fixed test
+#                          catches the bug (a crash or a hang does not count)
+#   LIBS go with the code, TEST_LIBS with the tests only.
+#   CHILD: a program built against each library under the page heap (stepNN-NAME-child,
 #   stepNN-NAME-fixed-child; the test finds its own as CASE_CHILD), for a test that must
-#   watch a use-after-free stop a process. Under MSVC, where there is no page heap, the
-#   buggy test of a case with a CHILD is left out: nothing would stop the misuse.
+#   watch a use-after-free stop a process. Under MSVC, where there is no page heap, the tests
+#   of a case with a CHILD that run the code as it was are left out: nothing would stop the
+#   misuse.
 function(tutorial_case name)
   cmake_parse_arguments(arg "" "TEST;CHILD;TIMEOUT" "SOURCES;LIBS;TEST_LIBS" ${ARGN})
   if(NOT arg_TIMEOUT)
     set(arg_TIMEOUT 60)
   endif()
   set(step "step${TUTORIAL_STEP}")
-  foreach(variant buggy fixed)
+  tutorial_library(${step}_${name} SOURCES ${arg_SOURCES} LIBS ${arg_LIBS})
+  tutorial_library(${step}_${name}_with_fix SOURCES ${arg_SOURCES} LIBS ${arg_LIBS})
+  target_compile_definitions(${step}_${name}_with_fix PRIVATE WITH_FIX)
+  if(NOT BUILD_TESTING)
+    return()
+  endif()
+  foreach(variant buggy fixed flipped)
     set(lib "${step}_${name}")
     set(child "${step}-${name}-child")
     if(variant STREQUAL "fixed")
       set(lib "${step}_${name}_with_fix")
       set(child "${step}-${name}-fixed-child")
     endif()
-    tutorial_library(${lib} SOURCES ${arg_SOURCES} LIBS ${arg_LIBS})
-    if(variant STREQUAL "fixed")
-      target_compile_definitions(${lib} PRIVATE WITH_FIX)
-    endif()
-    if(NOT BUILD_TESTING OR (arg_CHILD AND MSVC AND variant STREQUAL "buggy"))
+    if(arg_CHILD AND MSVC AND NOT variant STREQUAL "fixed")
       continue()
     endif()
-    tutorial_test(${name}_${variant} SOURCES ${arg_TEST} LIBS ${arg_TEST_LIBS} ${lib} LABELS unit case
-                  PAGE_HEAP TIMEOUT ${arg_TIMEOUT})
-    if(variant STREQUAL "fixed")
-      target_compile_definitions(${step}_${name}_${variant} PRIVATE WITH_FIX)
+    set(target "${step}_${name}_${variant}")
+    tutorial_test(${name}_${variant} SOURCES ${arg_TEST} LIBS ${arg_TEST_LIBS} ${lib}
+                  LABELS unit case PAGE_HEAP TIMEOUT ${arg_TIMEOUT})
+    if(NOT variant STREQUAL "buggy")
+      target_compile_definitions(${target} PRIVATE WITH_FIX)
+    endif()
+    if(variant STREQUAL "flipped")
+      set_tests_properties("${step}.${name}_${variant}" PROPERTIES
+        PASS_REGULAR_EXPRESSION "\\[  FAILED  \\] [1-9][0-9]* test")
     endif()
     if(arg_CHILD)
-      tutorial_program(${child} SOURCES ${arg_CHILD} LIBS ${lib} tutorial_page_heap)
-      target_compile_definitions(${step}_${name}_${variant} PRIVATE CASE_CHILD="${child}")
-      add_dependencies(${step}_${name}_${variant} ${child})
+      if(NOT TARGET ${child})
+        tutorial_program(${child} SOURCES ${arg_CHILD} LIBS ${lib} tutorial_page_heap)
+      endif()
+      target_compile_definitions(${target} PRIVATE CASE_CHILD="${child}")
+      add_dependencies(${target} ${child})
     endif()
   endforeach()
 endfunction()
