@@ -23,7 +23,9 @@ long reader_bytes(const reader *r);
 
 /* Ends a reader that is still running (its client has not closed): closes its socket.
  * After this call the caller never touches r again; r's memory must be freed exactly once,
- * at a moment when the kernel no longer holds any part of it. */
+ * at a moment when the kernel no longer holds any part of it, and the socket closed
+ * exactly once. The packet that ends the receive may be handed to reader_on_packet on
+ * another thread as soon as the receive has ended, even before reader_stop returns. */
 void reader_stop(reader *r);
 
 /* One packet dequeued from the port for a reader: its OVERLAPPED, what
