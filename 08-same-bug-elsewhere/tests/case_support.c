@@ -14,8 +14,8 @@ HANDLE case_overlapped_file(const char *content, DWORD access)
     DWORD written = 0;
     assert_true(WriteFile(writer, content, (DWORD)strlen(content), &written, NULL));
     CloseHandle(writer);
-    HANDLE file = CreateFileA(path, access | DELETE, FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE,
-                              NULL, OPEN_EXISTING,
+    DWORD share = FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE;
+    HANDLE file = CreateFileA(path, access | DELETE, share, NULL, OPEN_EXISTING,
                               FILE_FLAG_OVERLAPPED | FILE_FLAG_DELETE_ON_CLOSE, NULL);
     assert_true(file != INVALID_HANDLE_VALUE);
     return file;

@@ -15,7 +15,8 @@ enum { LEAKED_PER_FAILURE = 1 }; /* the buffer */
 static void a_read_that_fails_at_once_frees_its_buffer_only_when_fixed(void **state)
 {
     (void)state;
-    HANDLE file = case_overlapped_file("hello", GENERIC_WRITE); /* not readable: ReadFile fails at once */
+    /* Opened for writing only: ReadFile fails at once. */
+    HANDLE file = case_overlapped_file("hello", GENERIC_WRITE);
     HANDLE port = kit_port(file, 1);
     assert_non_null(port);
     long before = kit_live();
