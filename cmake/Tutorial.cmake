@@ -79,15 +79,19 @@ function(tutorial_thorough name argument)
   endif()
 endfunction()
 
-# tutorial_exercise(K SOURCES... [LIBS ...] [TIMEOUT seconds])
+# tutorial_exercise(K SOURCES... [LIBS ...] [TIMEOUT seconds] [PAGE_HEAP])
 #   The checker of exercise NN.K: a cmocka test program in NN-name/exercises/. It is not
 #   part of the normal build or test run (it is meant to fail until the learner has done
 #   the exercise); ./tutorial check NN.K builds and runs it. Registered as exercise.NN.K
 #   with the labels "exercise" and "exNN.K".
+#   PAGE_HEAP: as for tutorial_test, the checker runs under the page-heap allocator.
 function(tutorial_exercise number)
-  cmake_parse_arguments(arg "" "TIMEOUT" "SOURCES;LIBS" ${ARGN})
+  cmake_parse_arguments(arg "PAGE_HEAP" "TIMEOUT" "SOURCES;LIBS" ${ARGN})
   if(NOT arg_TIMEOUT)
     set(arg_TIMEOUT 120)
+  endif()
+  if(arg_PAGE_HEAP)
+    list(APPEND arg_LIBS tutorial_page_heap)
   endif()
   set(id "${TUTORIAL_STEP}.${number}")
   tutorial_add_cmocka_program("exercise_${TUTORIAL_STEP}_${number}" "exercise.${id}"
