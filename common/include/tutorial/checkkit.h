@@ -1,0 +1,63 @@
+/* What exercise checkers need beyond the test kit: a random seed per run (so that no
+ * constant passes by luck, and a failing run can be replayed), and a look at the threads a
+ * piece of code started and what they do while nothing happens (an idle server must be
+ * asleep in a wait, not polling). Include after tutorial/testkit.h. */
+#ifndef TUTORIAL_CHECKKIT_H
+#define TUTORIAL_CHECKKIT_H
+
+#include <stdbool.h>
+#include <winsock2.h>
+#include <windows.h>
+
+/* The run's seed: TUTORIAL_SEED from the environment when it is set (to replay a run),
+ * else one from the clock. The first call prints it: "seed: N (TUTORIAL_SEED=N replays
+ * this run)". */
+unsigned ck_seed(void);
+
+/* The run's next number in [low, high], from a sequence that starts at ck_seed(). */
+int ck_random(int low, int high);
+
+enum { CK_MAX_THREADS = 1024 };
+
+/* The ids of some threads of this process. */
+typedef struct ck_threads {
+    DWORD ids[CK_MAX_THREADS];
+    int count;
+} ck_threads;
+
+/* Every thread of this process now (a Toolhelp snapshot). */
+void ck_list_threads(ck_threads *list);
+
+/* The threads of this process now that were not in *before: the ones started since. */
+void ck_threads_born_since(const ck_threads *before, ck_threads *born);
+
+bool ck_threads_contain(const ck_threads *list, DWORD id);
+
+/* The CPU time (user + kernel, in ms) that the threads of *set use over the next quiet_ms,
+ * while the calling thread sleeps. A thread asleep in a wait uses none; one that wakes
+ * every millisecond to look (Sleep(1), a zero timeout) uses some in every second. The
+ * clock that counts it ticks in steps of 10 ms under Wine, 15.6 ms on Windows: less
+ * than 10 ms over a second or more means "asleep the whole time". */
+double ck_cpu_ms_over(const ck_threads *set, DWORD quiet_ms);
+
+/* From now on, count every "nap": a call this program's code makes to Sleep, SleepEx, a
+ * WaitFor... function, WSAWaitForMultipleEvents, SleepConditionVariableCS or select with a
+ * timeout that is neither 0 (a look) nor INFINITE (a real wait). A thread that polls naps
+ * hundreds of times a second; one that waits for what it needs does not nap at all. Call
+ * it once, before the code under test starts its threads (tutorial/import_hook.h). */
+void ck_count_naps(void);
+
+/* What some threads did over a quiet interval, while the calling thread slept. */
+typedef struct ck_quiet {
+    DWORD ms;      /* the interval                                               */
+    double cpu_ms; /* CPU time the threads of the set used in it                 */
+    long naps;     /* naps made in it by every thread but the caller's (0 without
+                    * ck_count_naps)                                            */
+} ck_quiet;
+
+ck_quiet ck_watch_quiet(const ck_threads *set, DWORD quiet_ms);
+
+/* Asleep the whole time: under 10 ms of CPU and fewer than 5 naps a second. */
+bool ck_quiet_is_asleep(const ck_quiet *quiet);
+
+#endif
