@@ -1,16 +1,26 @@
 /* Checker of exercise 01.1 (extend): the server drops clients that stay silent.
  *
  * Expects server_config to have `int idle_seconds` (0: no limit) and step01-server to take
- * --idle-seconds N. Until server_config has that field, this file does not compile. */
+ * --idle-seconds N. Until server_config has that field, this file does not compile.
+ *
+ * The limits change from run to run (the seed is printed first; TUTORIAL_SEED=N replays a
+ * run): a server must use the limit it is given, whatever it is. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "server.h"
+#include "tutorial/checkkit.h"
 #include "tutorial/net.h"
 #include "tutorial/testkit.h"
 
-enum { LIMIT_SECONDS = 1, LIMIT_MS = LIMIT_SECONDS * 1000 };
+/* How far from the limit a close may come: the clock starts at the server's first recv,
+ * a little after our connect; under a loaded machine, a little more. */
+enum { EARLY_MS = 100, LATE_MS = 800 };
+
+/* The servers a test started, stopped by its teardown even when it failed half-way. */
+static server *running[2];
+static int running_count;
 
 static server *start_server_with_idle_limit(int seconds)
 {
@@ -18,7 +28,16 @@ static server *start_server_with_idle_limit(int seconds)
     config.idle_seconds = seconds;
     server *srv = server_start(&config);
     assert_non_null(srv);
+    running[running_count++] = srv;
     return srv;
+}
+
+static int stop_servers(void **state)
+{
+    (void)state;
+    while (running_count > 0)
+        server_stop(running[--running_count], NULL);
+    return 0;
 }
 
 static SOCKET connect_client(unsigned short port)
@@ -38,22 +57,50 @@ static bool readable_within(SOCKET s, DWORD timeout_ms)
     return select(0, &readable, NULL, NULL, &timeout) == 1;
 }
 
-/* Waits for the server to close a silent client; returns how long that took, in ms. */
-static ULONGLONG wait_for_the_server_to_close(SOCKET s, DWORD timeout_ms)
+/* Waits for the server to close a client that has been silent since `since`, with a limit
+ * of `seconds`; fails unless it comes close to the limit. Returns the silence, in ms. */
+static ULONGLONG expect_closed_after_the_limit(SOCKET s, ULONGLONG since, int seconds)
 {
-    ULONGLONG start = GetTickCount64();
-    if (!readable_within(s, timeout_ms))
-        fail_msg("expected the server to close a client that sent nothing for %d s; after "
-                 "%lu ms it was still open",
-                 LIMIT_SECONDS, (unsigned long)timeout_ms);
-    ULONGLONG waited = GetTickCount64() - start;
+    ULONGLONG limit_ms = (ULONGLONG)seconds * 1000;
+    ULONGLONG deadline = since + limit_ms + LATE_MS;
+    ULONGLONG now = GetTickCount64();
+    bool ended = now < deadline && readable_within(s, (DWORD)(deadline - now));
+    ULONGLONG silence = GetTickCount64() - since;
+    if (!ended)
+        fail_msg("expected the server to close a client that sent nothing for its limit of "
+                 "%d s; after %llu ms of silence the client was still connected",
+                 seconds, (unsigned long long)silence);
     char byte;
     int got = recv(s, &byte, 1, 0);
     if (got != 0)
         fail_msg("expected the server to close the silent client (recv returning 0); recv "
                  "returned %d (error %d)",
                  got, WSAGetLastError());
-    return waited;
+    if (silence + EARLY_MS < limit_ms)
+        fail_msg("expected the server to wait for the limit it was given (%d s) before "
+                 "closing a silent client; it closed it after %llu ms. The limit is "
+                 "server_config's idle_seconds, whatever its value",
+                 seconds, (unsigned long long)silence);
+    return silence;
+}
+
+static void expect_its_thread_ends(server *srv)
+{
+    if (!server_wait_for_threads(srv, 1, TK_PROMPT_MS))
+        fail_msg("expected the silent client's thread to end with its connection; the server "
+                 "still runs %ld threads (1 expected: the acceptor)",
+                 server_counters_now(srv).threads);
+}
+
+static void expect_asleep(const ck_quiet *quiet, const char *who)
+{
+    if (!ck_quiet_is_asleep(quiet))
+        fail_msg("expected %s to sleep in recv while the client is silent, until bytes come "
+                 "or the limit passes; in a quiet %lu ms the server's threads used %.0f ms "
+                 "of CPU and woke %ld times from a short sleep or timed wait. A thread that "
+                 "wakes up to look at the clock is polling: let a blocking call with a "
+                 "timeout do the waiting",
+                 who, (unsigned long)quiet->ms, quiet->cpu_ms, quiet->naps);
 }
 
 /* The rule the exercise builds on (the hint's answer): a blocking recv that waits longer
@@ -63,98 +110,135 @@ static void a_recv_that_waits_past_its_receive_timeout_fails_with_wsaetimedout(v
     (void)state;
     SOCKET client, served;
     tk_socket_pair(&client, &served);
-    assert_true(net_set_recv_timeout(served, 200));
+    DWORD timeout_ms = (DWORD)ck_random(150, 400);
+    assert_true(net_set_recv_timeout(served, timeout_ms));
     ULONGLONG start = GetTickCount64();
     char byte;
     assert_int_equal(recv(served, &byte, 1, 0), SOCKET_ERROR);
     tk_assert_error(WSAGetLastError(), WSAETIMEDOUT);
-    assert_true(GetTickCount64() - start >= 150);
+    assert_true(GetTickCount64() - start + 50 >= timeout_ms);
     closesocket(client);
     closesocket(served);
 }
 
-static void a_client_that_sends_nothing_is_closed_after_the_idle_limit(void **state)
+/* Two servers with two different limits, each with one silent client. While the clients
+ * are silent, the servers' threads sleep; each client is closed after its own server's
+ * limit, and its thread ends. */
+static void silent_clients_are_closed_after_their_own_servers_limit(void **state)
 {
     (void)state;
-    server *srv = start_server_with_idle_limit(LIMIT_SECONDS);
-    SOCKET silent = connect_client(server_port(srv));
-    ULONGLONG waited = wait_for_the_server_to_close(silent, LIMIT_MS + TK_PROMPT_MS);
-    if (waited < LIMIT_MS * 8 / 10)
-        fail_msg("expected the server to wait about %d ms before closing a silent client; it "
-                 "closed it after %llu ms",
-                 LIMIT_MS, (unsigned long long)waited);
-    print_message("the silent client was closed after %llu ms\n", (unsigned long long)waited);
-    if (!server_wait_for_threads(srv, 1, TK_PROMPT_MS))
-        fail_msg("expected the silent client's thread to end with its connection; the server "
-                 "still runs %ld threads (1 expected: the acceptor)",
-                 server_counters_now(srv).threads);
-    closesocket(silent);
-    server_stop(srv, NULL);
+    int short_limit = 1, long_limit = ck_random(2, 3);
+    static ck_threads before, servers_threads;
+    ck_list_threads(&before);
+    server *quick = start_server_with_idle_limit(short_limit);
+    server *patient = start_server_with_idle_limit(long_limit);
+    SOCKET quick_client = connect_client(server_port(quick));
+    ULONGLONG quick_since = GetTickCount64();
+    SOCKET patient_client = connect_client(server_port(patient));
+    ULONGLONG patient_since = GetTickCount64();
+    assert_true(server_wait_for_threads(quick, 2, TK_PROMPT_MS));
+    assert_true(server_wait_for_threads(patient, 2, TK_PROMPT_MS));
+    ck_threads_born_since(&before, &servers_threads);
+
+    ck_quiet quiet = ck_watch_quiet(&servers_threads, 600); /* before the shorter limit */
+    expect_asleep(&quiet, "a silent client's thread");
+
+    ULONGLONG quick_silence = expect_closed_after_the_limit(quick_client, quick_since, short_limit);
+    expect_its_thread_ends(quick);
+    ULONGLONG patient_silence =
+        expect_closed_after_the_limit(patient_client, patient_since, long_limit);
+    expect_its_thread_ends(patient);
+    print_message("measured: a silent client was closed after %llu ms with a limit of %d s, "
+                  "after %llu ms with a limit of %d s; while they were silent the servers' "
+                  "threads used %.0f ms of CPU in %lu ms\n",
+                  (unsigned long long)quick_silence, short_limit,
+                  (unsigned long long)patient_silence, long_limit, quiet.cpu_ms,
+                  (unsigned long)quiet.ms);
+    closesocket(quick_client);
+    closesocket(patient_client);
 }
 
 /* The limit is on silence, not on the length of a visit: a client that sends something
- * every 300 ms stays as long as it likes, well past the limit. */
+ * every few hundred ms stays as long as it likes, well past the limit. */
 static void a_client_that_keeps_talking_stays_past_the_idle_limit(void **state)
 {
     (void)state;
-    enum { rounds = 8, pause_ms = 300 }; /* 2.4 s, more than twice the limit */
-    server *srv = start_server_with_idle_limit(LIMIT_SECONDS);
+    server *srv = start_server_with_idle_limit(1);
     SOCKET talker = connect_client(server_port(srv));
     net_set_recv_timeout(talker, TK_PROMPT_MS);
-    for (int i = 0; i < rounds; i++) {
-        Sleep(pause_ms); /* the silence between messages IS the scenario, not a wait */
-        char byte = (char)('a' + i), echo = 0;
+    int talked_ms = 0;
+    for (int i = 0; talked_ms < 2500; i++) { /* two and a half times the limit */
+        int pause_ms = ck_random(250, 550);
+        Sleep((DWORD)pause_ms); /* the silence between messages IS the scenario, not a wait */
+        talked_ms += pause_ms;
+        char byte = (char)('a' + i % 26), echo = 0;
         if (!net_send_all(talker, &byte, 1) || recv(talker, &echo, 1, 0) != 1 || echo != byte)
-            fail_msg("expected the server to keep a client that sends a byte every %d ms; it "
-                     "stopped echoing after %d ms. The clock must start again with every "
-                     "receive, not run from the client's arrival",
-                     pause_ms, (i + 1) * pause_ms);
+            fail_msg("expected the server to keep a client that never stays silent for its "
+                     "limit of 1 s (it sends a byte every 250 to 550 ms); it stopped echoing "
+                     "after %d ms. The clock must start again with every receive, not run "
+                     "from the client's arrival",
+                     talked_ms);
     }
     closesocket(talker);
-    server_stop(srv, NULL);
 }
 
 static void without_a_limit_a_silent_client_stays(void **state)
 {
     (void)state;
+    static ck_threads before, servers_threads;
+    ck_list_threads(&before);
     server *srv = start_server_with_idle_limit(0);
     SOCKET silent = connect_client(server_port(srv));
-    if (readable_within(silent, LIMIT_MS + 500))
+    assert_true(server_wait_for_threads(srv, 2, TK_PROMPT_MS));
+    ck_threads_born_since(&before, &servers_threads);
+    ck_quiet quiet = ck_watch_quiet(&servers_threads, 1500);
+    if (readable_within(silent, 0))
         fail_msg("expected idle_seconds = 0 to mean no limit; the server closed a silent "
-                 "client within %d ms",
-                 LIMIT_MS + 500);
+                 "client within %lu ms",
+                 (unsigned long)quiet.ms);
+    expect_asleep(&quiet, "a silent client's thread, with no limit,");
     closesocket(silent);
-    server_stop(srv, NULL);
 }
 
 static void the_server_program_takes_idle_seconds_and_closes_a_silent_client(void **state)
 {
     (void)state;
     static const char prefix[] = "listening on 127.0.0.1:";
-    tk_process *p = tk_spawn("step01-server", "--port 0 --seconds 3 --idle-seconds 1");
+    int seconds = ck_random(1, 2);
+    char args[96];
+    snprintf(args, sizeof args, "--port 0 --seconds %d --idle-seconds %d", seconds + 3, seconds);
+    tk_process *p = tk_spawn("step01-server", args);
     char line[128];
     if (!tk_wait_for_line(p, prefix, 20000, line, sizeof line))
-        fail_msg("expected step01-server --idle-seconds 1 to start listening; its stderr: %s",
+        fail_msg("expected step01-server %s to start listening; its stderr: %s", args,
                  tk_stderr(p));
     unsigned short port = (unsigned short)atoi(line + strlen(prefix));
     SOCKET silent = connect_client(port);
-    wait_for_the_server_to_close(silent, LIMIT_MS + TK_PROMPT_MS);
+    ULONGLONG since = GetTickCount64();
+    ULONGLONG silence = expect_closed_after_the_limit(silent, since, seconds);
+    print_message("measured: step01-server --idle-seconds %d closed a silent client after "
+                  "%llu ms\n",
+                  seconds, (unsigned long long)silence);
     closesocket(silent);
     int status = tk_wait_exit(p, 20000);
     if (status != 0)
-        fail_msg("expected step01-server --seconds 3 to exit with status 0; it exited with "
-                 "%d, stderr: %s",
-                 status, tk_stderr(p));
+        fail_msg("expected step01-server %s to exit with status 0; it exited with %d, "
+                 "stderr: %s",
+                 args, status, tk_stderr(p));
     tk_process_free(p);
 }
 
 int main(void)
 {
+    ck_seed();
+    ck_count_naps();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(a_recv_that_waits_past_its_receive_timeout_fails_with_wsaetimedout),
-        cmocka_unit_test(a_client_that_sends_nothing_is_closed_after_the_idle_limit),
-        cmocka_unit_test(a_client_that_keeps_talking_stays_past_the_idle_limit),
-        cmocka_unit_test(without_a_limit_a_silent_client_stays),
+        cmocka_unit_test_teardown(silent_clients_are_closed_after_their_own_servers_limit,
+                                  stop_servers),
+        cmocka_unit_test_teardown(a_client_that_keeps_talking_stays_past_the_idle_limit,
+                                  stop_servers),
+        cmocka_unit_test_teardown(without_a_limit_a_silent_client_stays, stop_servers),
         cmocka_unit_test(the_server_program_takes_idle_seconds_and_closes_a_silent_client),
     };
     return cmocka_run_group_tests_name("exercise 01.1", tests, tk_winsock_up, tk_winsock_down);
