@@ -1,12 +1,18 @@
-/* Checker of exercise 02.1 (extend): with max_clients = 150, the server serves 150
- * clients connected at the same time, more than one wait's 64 events can watch, and
- * refuses the 151st. Stopping frees every client. */
+/* Checker of exercise 02.1 (extend): past 62 clients, the server spreads its clients over
+ * several waiting threads, each with its own wait on at most 64 events, serves as many
+ * clients as max_clients says, and refuses the next one. While its clients are idle, every
+ * one of its threads sleeps in its wait. Stopping frees every client.
+ *
+ * The limits change from run to run (the seed is printed first; TUTORIAL_SEED=N replays a
+ * run): a server must use the limit it is given, whatever it is. */
+#include <stdio.h>
 #include <string.h>
 
 #include "support.h"
+#include "tutorial/checkkit.h"
 #include "tutorial/net.h"
 
-enum { CLIENTS = 150, MESSAGE = 100 };
+enum { MAX_TRIED = 250, MESSAGE = 100, QUIET_MS = 1500 };
 
 /* Sends a pattern and expects the same bytes back; does not fail the test itself. */
 static bool echoed(SOCKET s, unsigned seed)
@@ -17,74 +23,150 @@ static bool echoed(SOCKET s, unsigned seed)
            memcmp(back, sent, sizeof sent) == 0;
 }
 
-static void connect_and_echo_all(server *srv, SOCKET clients[CLIENTS])
+static void expect_echoed(server *srv, SOCKET s, int number, int max_clients, const char *when)
 {
-    for (int i = 0; i < CLIENTS; i++)
-        clients[i] = connect_client(srv);
-    /* All of them are connected now: each must be served while the others stay. */
-    for (int i = 0; i < CLIENTS; i++) {
-        if (!echoed(clients[i], (unsigned)i)) {
-            server_counters now = server_counters_now(srv);
-            fail_msg("expected all %d clients, connected at once, to be echoed; client %d "
-                     "was not (the server has served %ld, refused %ld as full)",
-                     CLIENTS, i + 1, now.accepted, now.refused);
-        }
+    if (!echoed(s, (unsigned)number)) {
+        server_counters now = server_counters_now(srv);
+        if (now.refused > 0)
+            fail_msg("expected the server to serve client %d: max_clients is %d, and every "
+                     "client up to that limit is served; it refused this one as full",
+                     number, max_clients);
+        fail_msg("expected client %d of %d to be echoed %s; it was not within %d ms (the "
+                 "server has served %ld, refused %ld as full). A thread's wait watches only "
+                 "the events it was given when it began: a client given to a thread that is "
+                 "already waiting must wake that thread",
+                 number, max_clients, when, TK_PROMPT_MS, now.accepted, now.refused);
     }
 }
 
-static void expect_server_full(SOCKET s)
+/* Connects max_clients clients. Each is echoed as soon as it has connected (so a client
+ * handed to a thread already waiting must be seen at once), then every one again, all of
+ * them connected at the same time. */
+static void connect_and_echo_all(server *srv, SOCKET *clients, int max_clients)
+{
+    for (int i = 0; i < max_clients; i++) {
+        clients[i] = connect_client(srv);
+        expect_echoed(srv, clients[i], i + 1, max_clients, "as soon as it connected");
+    }
+    for (int i = 0; i < max_clients; i++)
+        expect_echoed(srv, clients[i], i + 1, max_clients, "while all of them are connected");
+}
+
+static void expect_server_full(SOCKET s, int max_clients)
 {
     char reply[64] = {0};
     size_t length = strlen(SERVER_FULL_MESSAGE);
     if (!net_recv_all(s, reply, length) || strcmp(reply, SERVER_FULL_MESSAGE) != 0)
-        fail_msg("expected client %d to read \"server full\" (max_clients is %d); it read "
-                 "\"%s\"",
-                 CLIENTS + 1, CLIENTS, reply);
+        fail_msg("expected client %d to read \"server full\": max_clients is %d, and the "
+                 "limit holds over all the server's threads; it read \"%s\"",
+                 max_clients + 1, max_clients, reply);
     closesocket(s);
 }
 
-static void a_hundred_and_fifty_clients_are_echoed_at_once_and_the_next_is_refused(void **state)
+static int threads_needed(int max_clients)
 {
-    (void)state;
-    server *srv = start_server(CLIENTS);
-    SOCKET clients[CLIENTS];
-    connect_and_echo_all(srv, clients);
-    expect_server_full(connect_client(srv));
+    return (max_clients + SERVER_MAX_CLIENTS - 1) / SERVER_MAX_CLIENTS;
+}
+
+/* One thread per 62 clients (the wait's 64 events less the stop and accept events), and
+ * perhaps one more that only accepts. */
+static void expect_one_waiting_thread_per_62_clients(const ck_threads *servers_threads,
+                                                     int max_clients)
+{
+    int needed = threads_needed(max_clients);
+    if (servers_threads->count < needed || servers_threads->count > needed + 1)
+        fail_msg("expected the server to serve its %d clients on %d waiting threads (one "
+                 "wait watches at most 64 events: 62 clients, the stop and the accept "
+                 "events), perhaps one more to accept; it runs %d threads",
+                 max_clients, needed, servers_threads->count);
+}
+
+static void expect_asleep(const ck_quiet *quiet, int clients)
+{
+    if (!ck_quiet_is_asleep(quiet))
+        fail_msg("expected every thread of the server to sleep in its wait while its %d "
+                 "clients are idle; in a quiet %lu ms its threads used %.0f ms of CPU and "
+                 "woke %ld times from a short sleep or timed wait. A thread that looks at its "
+                 "events again and again (a zero timeout, Sleep(1)) is polling: a wait with "
+                 "no timeout wakes when an event is signalled",
+                 clients, (unsigned long)quiet->ms, quiet->cpu_ms, quiet->naps);
+}
+
+/* configured: server_config's max_clients; 0 means 62. */
+static void a_server_with_max_clients(int configured)
+{
+    static SOCKET clients[MAX_TRIED];
+    static ck_threads before, servers_threads;
+    int max_clients = configured == 0 ? SERVER_MAX_CLIENTS : configured;
+    ck_list_threads(&before);
+    server *srv = start_server(configured);
+    connect_and_echo_all(srv, clients, max_clients);
+    expect_server_full(connect_client(srv), max_clients);
 
     server_counters now = server_counters_now(srv);
-    assert_int_equal(now.accepted, CLIENTS);
-    assert_int_equal(now.refused, 1);
-    assert_int_equal(now.clients, CLIENTS);
-    for (int i = 0; i < CLIENTS; i++)
+    if (now.accepted != max_clients || now.refused != 1 || now.clients != max_clients)
+        fail_msg("expected the counters, summed over all the server's threads, to say %d "
+                 "accepted, 1 refused, %d clients; they say %ld, %ld, %ld",
+                 max_clients, max_clients, now.accepted, now.refused, now.clients);
+    ck_threads_born_since(&before, &servers_threads);
+    expect_one_waiting_thread_per_62_clients(&servers_threads, max_clients);
+    ck_quiet quiet = ck_watch_quiet(&servers_threads, QUIET_MS);
+    expect_asleep(&quiet, max_clients);
+    print_message("measured: max_clients = %d: %d clients echoed on %d threads, the next one "
+                  "refused; idle, the threads used %.0f ms of CPU in %lu ms\n",
+                  configured, max_clients, servers_threads.count, quiet.cpu_ms,
+                  (unsigned long)quiet.ms);
+
+    for (int i = 0; i < max_clients; i++)
         leave(clients[i]);
     server_counters final;
     server_stop(srv, &final);
     assert_int_equal(final.clients, 0);
-    assert_int_equal(final.bytes_echoed, (long long)CLIENTS * MESSAGE);
+    assert_int_equal(final.bytes_echoed, (long long)max_clients * MESSAGE * 2);
 }
 
-static void stopping_frees_a_hundred_and_fifty_idle_clients(void **state)
+static void every_client_up_to_max_clients_is_served_and_the_next_is_refused(void **state)
 {
     (void)state;
-    server *srv = start_server(CLIENTS);
-    SOCKET clients[CLIENTS];
-    connect_and_echo_all(srv, clients); /* every one has a receive pending now */
+    a_server_with_max_clients(ck_random(SERVER_MAX_CLIENTS + 1, 2 * SERVER_MAX_CLIENTS - 1));
+    a_server_with_max_clients(ck_random(3 * SERVER_MAX_CLIENTS + 1, MAX_TRIED));
+}
+
+static void max_clients_0_still_means_62_on_one_thread(void **state)
+{
+    (void)state;
+    a_server_with_max_clients(0);
+}
+
+static void stopping_frees_every_idle_client(void **state)
+{
+    (void)state;
+    static SOCKET clients[MAX_TRIED];
+    int max_clients = ck_random(2 * SERVER_MAX_CLIENTS + 1, MAX_TRIED);
+    server *srv = start_server(max_clients);
+    connect_and_echo_all(srv, clients, max_clients); /* every one has a receive pending now */
     server_counters final;
     server_stop(srv, &final);
     if (final.clients != 0)
-        fail_msg("expected server_stop to free every client; %ld were left", final.clients);
-    for (int i = 0; i < CLIENTS; i++) {
+        fail_msg("expected server_stop to free every client of every thread; %ld of %d were "
+                 "left",
+                 final.clients, max_clients);
+    for (int i = 0; i < max_clients; i++) {
         char byte;
-        assert_true(recv(clients[i], &byte, 1, 0) <= 0); /* closed by the server */
+        if (recv(clients[i], &byte, 1, 0) > 0)
+            fail_msg("expected server_stop to close every client; client %d got a byte", i + 1);
         closesocket(clients[i]);
     }
 }
 
 int main(void)
 {
+    ck_seed();
+    ck_count_naps();
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(a_hundred_and_fifty_clients_are_echoed_at_once_and_the_next_is_refused),
-        cmocka_unit_test(stopping_frees_a_hundred_and_fifty_idle_clients),
+        cmocka_unit_test(every_client_up_to_max_clients_is_served_and_the_next_is_refused),
+        cmocka_unit_test(max_clients_0_still_means_62_on_one_thread),
+        cmocka_unit_test(stopping_frees_every_idle_client),
     };
     return cmocka_run_group_tests_name("exercise 02.1", tests, tk_winsock_up, tk_winsock_down);
 }
