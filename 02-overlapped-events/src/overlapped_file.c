@@ -60,6 +60,7 @@ static bool start_read(HANDLE file, read_slot *slot, unsigned char *buffer, size
     return true;
 }
 
+/* snippet:begin drain */
 /* Waits for the reads still in flight: their buffers must not be freed before. */
 static void drain(HANDLE file, read_slot *slots, int count)
 {
@@ -69,6 +70,7 @@ static void drain(HANDLE file, read_slot *slots, int count)
             GetOverlappedResult(file, &slots[i].overlapped, &ignored, TRUE);
     }
 }
+/* snippet:end drain */
 
 static int clamp_in_flight(int in_flight)
 {

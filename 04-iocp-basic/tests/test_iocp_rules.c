@@ -207,9 +207,9 @@ static void an_immediate_success_still_queues_a_packet(void **state)
     assert_ptr_equal(d.overlapped, &overlapped);
     assert_int_equal(d.bytes, 5);
     tk_assert_no_completion(port, NO_PACKET_MS); /* exactly one */
-    /* snippet:end immediate_success_test */
     close_all(client, server, port);
 }
+/* snippet:end immediate_success_test */
 
 static void skip_completion_port_on_success_removes_the_packet_of_an_immediate_success(
     void **state)
@@ -254,10 +254,10 @@ static void an_immediate_failure_queues_no_packet(void **state)
     tk_assert_error(WSAGetLastError(), WSAECONNRESET); /* not WSA_IO_PENDING */
     /* No packet, so whoever allocated the context must free it now. */
     tk_assert_no_completion(port, NO_PACKET_MS);
-    /* snippet:end immediate_failure_test */
     closesocket(server);
     CloseHandle(port);
 }
+/* snippet:end immediate_failure_test */
 
 /* ---- ending a pending receive ---------------------------------------------------------- */
 

@@ -165,9 +165,9 @@ static void an_accept_with_a_receive_buffer_waits_for_the_first_bytes(void **sta
     assert_ptr_equal(d.overlapped, &a.overlapped);
     assert_int_equal(d.bytes, 5); /* the bytes received, in front of the addresses */
     assert_memory_equal(a.buffer, "hello", 5);
-    /* snippet:end probe_trap_test */
     close_all(&f, client, &a);
 }
+/* snippet:end probe_trap_test */
 
 static void the_addresses_come_from_get_accept_ex_sockaddrs(void **state)
 {
@@ -257,10 +257,10 @@ static void an_immediate_failure_of_accept_ex_is_false_not_socket_error(void **s
     assert_true(result != SOCKET_ERROR); /* a check against SOCKET_ERROR never sees this */
     assert_int_not_equal(error, ERROR_IO_PENDING);
     tk_assert_no_completion(f.port, NO_PACKET_MS); /* failed at once: nothing will complete */
-    /* snippet:end bool_test */
     print_message("AcceptEx with a closed accept socket failed with %d\n", error);
     tear_down(&f);
 }
+/* snippet:end bool_test */
 
 static void closing_the_listener_aborts_every_pending_accept(void **state)
 {
