@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "buggy_reader.h"
+#include "tutorial/checkkit.h"
 #include "tutorial/import_hook.h"
 #include "tutorial/net.h"
 #include "tutorial/testkit.h"
@@ -196,8 +197,6 @@ typedef struct fixture {
     HANDLE port;
 } fixture;
 
-static unsigned seed;
-
 static fixture set_up(void)
 {
     fixture f;
@@ -301,7 +300,7 @@ static void bytes_that_arrive_are_counted(fixture *f, reader *r, int rounds)
     long expected = 0;
     for (int i = 0; i < rounds; i++) {
         char data[32];
-        int length = 1 + rand() % (int)sizeof data;
+        int length = ck_random(1, (int)sizeof data);
         memset(data, 'a' + i, (size_t)length);
         assert_true(net_send_all(f->client, data, length));
         expected += length;
@@ -354,7 +353,7 @@ static void stop_a_reader_whose_receive_is_pending(handling when)
     fixture f = set_up();
     reader *r = reader_start(f.server, f.port);
     assert_non_null(r);
-    bytes_that_arrive_are_counted(&f, r, 1 + rand() % 3); /* the next receive is pending */
+    bytes_that_arrive_are_counted(&f, r, ck_random(1, 3)); /* the next receive is pending */
     stop_and_handle_the_last_packet(&f, r, when, "cancelled");
     expect_ended_cleanly("after the packet of its cancelled receive was handled");
     if (deliver_one_packet(f.port, NO_PACKET_MS, "later"))
@@ -367,7 +366,7 @@ static void stop_a_reader_whose_receive_just_finished(handling when)
     fixture f = set_up();
     reader *r = reader_start(f.server, f.port);
     assert_non_null(r);
-    bytes_that_arrive_are_counted(&f, r, 1 + rand() % 3);
+    bytes_that_arrive_are_counted(&f, r, ck_random(1, 3));
 
     /* The next receive finishes and its packet waits on the port, undelivered: exercise
      * 04.2's situation. Stopping now cannot take the packet back. */
@@ -418,7 +417,7 @@ static void a_reader_whose_client_closes_ends_and_frees_itself_once(void **state
     fixture f = set_up();
     reader *r = reader_start(f.server, f.port);
     assert_non_null(r);
-    bytes_that_arrive_are_counted(&f, r, 1 + rand() % 3);
+    bytes_that_arrive_are_counted(&f, r, ck_random(1, 3));
     assert_int_equal(shutdown(f.client, SD_SEND), 0);
     if (!deliver_one_packet(f.port, TK_PROMPT_MS, "for the client's end"))
         fail_msg("expected a packet for the client's end within %d ms", TK_PROMPT_MS);
@@ -428,11 +427,7 @@ static void a_reader_whose_client_closes_ends_and_frees_itself_once(void **state
 
 int main(void)
 {
-    const char *fixed = getenv("TUTORIAL_SEED");
-    seed = fixed != NULL ? (unsigned)strtoul(fixed, NULL, 10)
-                         : (unsigned)(GetTickCount() ^ GetCurrentProcessId());
-    srand(seed);
-    printf("seed: %u (TUTORIAL_SEED=%u repeats this run)\n", seed, seed);
+    ck_seed();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(a_stopped_reader_is_freed_when_its_cancelled_receive_comes_back),
         cmocka_unit_test(a_stopped_reader_survives_a_worker_that_handles_its_packet_at_once),
