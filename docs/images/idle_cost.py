@@ -4,7 +4,8 @@
 For each step it starts the step's own server (under Wine on Linux), measures it with the
 project's proc-stats program, connects 100 clients that send nothing (the project's client,
 --hold 100), waits until the numbers settle, and measures again: threads, and the private
-memory the process has committed. Writes idle-cost.csv and idle-cost.png beside this file.
+memory the process has committed. Writes idle-cost.csv and idle-cost.png into build/charts/; with --docs, over the copies beside
+this file that the chapters show.
 Run it after ./tutorial build:   python3 docs/images/idle_cost.py
 """
 import pathlib
@@ -15,6 +16,8 @@ import time
 
 HERE = pathlib.Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
+# A learner's run writes into the build tree; a maintainer refreshes the docs with --docs.
+OUT = HERE if "--docs" in sys.argv[1:] else ROOT / "build" / "charts"
 sys.path.insert(0, str(ROOT / "demo"))
 from demo import Program  # noqa: E402  (runs .exe files directly on Windows, under Wine elsewhere)
 
@@ -61,6 +64,7 @@ def cost_of(program, step):
 
 
 def main():
+    OUT.mkdir(parents=True, exist_ok=True)
     program = Program(BUILD / "bin", BUILD / "wineprefix")
     rows = []
     for step in STEPS:
@@ -69,12 +73,12 @@ def main():
         print(f"step {step}: {threads0} -> {threads} threads, "
               f"{kib0 / 1024:.1f} -> {kib / 1024:.1f} MiB committed with {CLIENTS} idle clients",
               flush=True)
-    csv = HERE / "idle-cost.csv"
+    csv = OUT / "idle-cost.csv"
     csv.write_text("step,threads_idle,committed_mib_idle,threads_100,committed_mib_100\n" +
                    "".join(f"{s},{a},{b:.1f},{c},{d:.1f}\n" for s, a, b, c, d in rows))
     script = f"""
 set terminal pngcairo size 900,450 font ",11"
-set output "{HERE / 'idle-cost.png'}"
+set output "{OUT / 'idle-cost.png'}"
 set datafile separator ","
 set multiplot layout 1,2 title "What {CLIENTS} idle clients cost each step's server (Wine 8)"
 set style data histograms
@@ -92,7 +96,7 @@ unset multiplot
 """
     subprocess.run(["gnuplot"], input=script, text=True, check=True)
     print(csv.read_text(), end="")
-    print(f"chart: {HERE / 'idle-cost.png'}")
+    print(f"chart: {OUT / 'idle-cost.png'}")
 
 
 if __name__ == "__main__":

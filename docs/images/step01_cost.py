@@ -3,7 +3,8 @@
 
 Starts step01-server (under Wine on Linux), connects idle clients in steps, and records the
 line the server prints after each change ("clients=N threads=M process_threads=P
-reserved=X MiB committed=Y MiB"). Writes step01-cost.csv and step01-cost.png beside this file.
+reserved=X MiB committed=Y MiB"). Writes step01-cost.csv and step01-cost.png into build/charts/; with --docs, over the copies beside
+this file that the chapters show.
 Run it after ./tutorial build:   python3 docs/images/step01_cost.py
 """
 import pathlib
@@ -14,6 +15,8 @@ import sys
 
 HERE = pathlib.Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
+# A learner's run writes into the build tree; a maintainer refreshes the docs with --docs.
+OUT = HERE if "--docs" in sys.argv[1:] else ROOT / "build" / "charts"
 sys.path.insert(0, str(ROOT / "demo"))
 from demo import Program  # noqa: E402  (runs .exe files directly on Windows, under Wine elsewhere)
 
@@ -40,6 +43,7 @@ def line_for(server, clients):
 
 
 def main():
+    OUT.mkdir(parents=True, exist_ok=True)
     server, port = start_server()
     rows = [line_for(server, 0)]
     connections = []
@@ -52,12 +56,12 @@ def main():
     server.terminate()
     server.wait(30)
 
-    csv = HERE / "step01-cost.csv"
+    csv = OUT / "step01-cost.csv"
     csv.write_text("clients,threads,process_threads,reserved_mib,committed_mib\n" +
                    "".join(",".join(f"{v:g}" for v in row) + "\n" for row in rows))
     script = f"""
 set terminal pngcairo size 900,500 font ",11"
-set output "{HERE / 'step01-cost.png'}"
+set output "{OUT / 'step01-cost.png'}"
 set datafile separator ","
 set key top left
 set grid
@@ -73,7 +77,7 @@ plot "{csv}" every ::1 using 1:2 axes x1y1 with linespoints lw 2 title "server t
 """
     subprocess.run(["gnuplot"], input=script, text=True, check=True)
     print(csv.read_text(), end="")
-    print(f"chart: {HERE / 'step01-cost.png'}")
+    print(f"chart: {OUT / 'step01-cost.png'}")
 
 
 if __name__ == "__main__":
