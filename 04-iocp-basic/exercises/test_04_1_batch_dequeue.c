@@ -1,151 +1,321 @@
-/* Checker of exercise 04.1 (extend): with --batch N, step04-server's workers dequeue up to
- * N packets per call with GetQueuedCompletionStatusEx. The checker runs the real program
- * with one worker under a burst of clients, so that packets pile up while the worker is
- * busy, checks every echo byte for byte, and reads the program's last report line:
- *   dequeued P packets in C calls, at most K in one call */
+/* Checker of exercise 04.1 (extend): with server_config.batch N (step04-server --batch N),
+ * the workers dequeue up to N packets per call with GetQueuedCompletionStatusEx.
+ *
+ * The checker runs the server in-process and watches the port through the program's
+ * imports (tutorial/import_hook.h): every GetQueuedCompletionStatus and
+ * GetQueuedCompletionStatusEx call, how many entries each asked for and how many packets
+ * (I/O and quit) each returned. The watched GetQueuedCompletionStatusEx waits by looking
+ * every millisecond instead of sleeping in the kernel, so packets pile up between two looks
+ * as they do on a busy server, and a batch can fill. The server's own counters must agree
+ * with what the checker saw. Batch sizes and client counts are drawn from the run's seed.
+ * Runs under the page heap. */
 #include <stdio.h>
 #include <string.h>
 
+#include "server.h"
+#include "tutorial/checkkit.h"
+#include "tutorial/import_hook.h"
 #include "tutorial/net.h"
 #include "tutorial/testkit.h"
 
-enum { CLIENTS = 200, ROUNDS = 5, MESSAGE = 1024 };
+enum { MESSAGE = 1024, MAX_CLIENTS = 120, STOP_MS = 10000 };
 
-typedef struct dequeue_report {
-    long packets, calls, largest;
-} dequeue_report;
+/* ---- the watched port ------------------------------------------------------------------ */
 
-/* Starts step04-server with args; a usage error (the flag does not exist yet) fails with
- * what the program said. */
-static unsigned short start_server(tk_process **p, const char *args)
+typedef BOOL(WINAPI *gqcs_function)(HANDLE, LPDWORD, PULONG_PTR, LPOVERLAPPED *, DWORD);
+typedef BOOL(WINAPI *gqcs_ex_function)(HANDLE, LPOVERLAPPED_ENTRY, ULONG, PULONG, DWORD, BOOL);
+static gqcs_function real_gqcs;
+static gqcs_ex_function real_gqcs_ex;
+
+typedef struct watched {
+    volatile LONG one_packet_calls;  /* GetQueuedCompletionStatus calls                 */
+    volatile LONG batch_calls;       /* GetQueuedCompletionStatusEx calls that returned */
+    volatile LONG batch_calls_with_io; /* ...with at least one I/O packet               */
+    volatile LONG64 io_packets;      /* I/O packets they returned                        */
+    volatile LONG largest_io;        /* the most I/O packets one call returned           */
+    volatile LONG largest_asked;     /* the largest ulNumEntries asked for               */
+    volatile LONG several_quits;     /* calls that returned two quit packets or more    */
+} watched;
+
+static watched seen;
+
+static void raise_to(volatile LONG *maximum, LONG value)
 {
-    *p = tk_spawn("step04-server", args);
-    char line[128];
-    if (!tk_wait_for_line(*p, "listening on 127.0.0.1:", 20000, line, sizeof line))
-        fail_msg("expected step04-server %s to start listening; it did not. It said:\n%s",
-                 args, tk_stderr(*p));
-    unsigned port = 0;
-    assert_int_equal(sscanf(line, "listening on 127.0.0.1:%u", &port), 1);
-    return (unsigned short)port;
+    LONG now = *maximum;
+    while (value > now) {
+        LONG before = InterlockedCompareExchange(maximum, value, now);
+        if (before == now)
+            break;
+        now = before;
+    }
 }
 
-static dequeue_report read_report(tk_process *p)
+static BOOL WINAPI watching_gqcs(HANDLE port, LPDWORD bytes, PULONG_PTR key,
+                                 LPOVERLAPPED *overlapped, DWORD ms)
 {
-    const char *at = strstr(tk_stdout(p), "dequeued ");
-    dequeue_report r = {-1, -1, -1};
-    if (at == NULL || sscanf(at, "dequeued %ld packets in %ld calls, at most %ld in one call",
-                             &r.packets, &r.calls, &r.largest) != 3)
-        fail_msg("expected step04-server to print \"dequeued P packets in C calls, at most K "
-                 "in one call\" when it stops; its output was:\n%s",
-                 tk_stdout(p));
-    print_message("the server reported: %ld packets in %ld calls, at most %ld in one call\n",
-                  r.packets, r.calls, r.largest);
-    return r;
+    InterlockedIncrement(&seen.one_packet_calls);
+    return real_gqcs(port, bytes, key, overlapped, ms);
 }
 
-static void expect_clean_exit(tk_process *p)
+static BOOL WINAPI watching_gqcs_ex(HANDLE port, LPOVERLAPPED_ENTRY entries, ULONG count,
+                                    PULONG removed, DWORD ms, BOOL alertable)
 {
-    assert_int_equal(tk_wait_exit(p, 20000), 0);
-    assert_non_null(strstr(tk_stdout(p), "live contexts at exit: 0"));
+    raise_to(&seen.largest_asked, (LONG)count);
+    DWORD start = GetTickCount();
+    for (;;) {
+        if (real_gqcs_ex(port, entries, count, removed, 0, alertable)) {
+            LONG io = 0, quits = 0;
+            for (ULONG i = 0; i < *removed; i++) {
+                if (entries[i].lpOverlapped != NULL)
+                    io++;
+                else
+                    quits++;
+            }
+            InterlockedIncrement(&seen.batch_calls);
+            if (io > 0)
+                InterlockedIncrement(&seen.batch_calls_with_io);
+            InterlockedExchangeAdd64(&seen.io_packets, io);
+            raise_to(&seen.largest_io, io);
+            if (quits >= 2)
+                InterlockedIncrement(&seen.several_quits);
+            return TRUE;
+        }
+        DWORD error = GetLastError();
+        if (error != WAIT_TIMEOUT || (ms != INFINITE && GetTickCount() - start >= ms)) {
+            SetLastError(error);
+            return FALSE;
+        }
+        Sleep(1); /* look again: the packets that arrive meanwhile pile up on the port */
+    }
 }
 
-/* Every client sends a message, then every client reads its echo: while the one worker
- * handles a packet, the others pile up on the port. */
-static void burst_of_echoes(unsigned short port)
+static int hook_up(void **state)
 {
-    static SOCKET clients[CLIENTS];
+    real_gqcs = (gqcs_function)tk_hook_import("GetQueuedCompletionStatus",
+                                              (tk_function)watching_gqcs);
+    /* NULL when the server never calls it: then nothing is hooked, and nothing counted. */
+    real_gqcs_ex = (gqcs_ex_function)tk_hook_import("GetQueuedCompletionStatusEx",
+                                                    (tk_function)watching_gqcs_ex);
+    ck_seed();
+    return tk_winsock_up(state);
+}
+
+/* ---- the server under load --------------------------------------------------------------- */
+
+static server *start(int threads, int batch)
+{
+    memset(&seen, 0, sizeof seen);
+    server_config config = {0, threads, batch};
+    server *srv = server_start(&config);
+    if (srv == NULL)
+        fail_msg("expected server_start to start with %d threads and batch %d; it failed",
+                 threads, batch);
+    return srv;
+}
+
+typedef struct stopping {
+    server *srv;
+    server_counters final;
+} stopping;
+
+static DWORD WINAPI run_stop(void *argument)
+{
+    stopping *s = argument;
+    server_stop(s->srv, &s->final);
+    return 0;
+}
+
+/* Stops the server, with a bound: a worker that never gets its quit packet would keep
+ * server_stop waiting forever. */
+static server_counters stop_within_bound(server *srv, const char *setting)
+{
+    static stopping s; /* static: a stop that hangs keeps using it */
+    s.srv = srv;
+    HANDLE thread = CreateThread(NULL, 0, run_stop, &s, 0, NULL);
+    assert_non_null(thread);
+    DWORD waited = WaitForSingleObject(thread, STOP_MS);
+    CloseHandle(thread);
+    if (waited != WAIT_OBJECT_0)
+        fail_msg("expected server_stop (%s) to return within %d ms; it hangs. server_stop "
+                 "posts one quit packet per worker and waits for every worker to end: rule: "
+                 "every worker must get a quit packet, even when one call returned several.",
+                 setting, STOP_MS);
+    if (s.final.live_contexts != 0)
+        fail_msg("expected no context left after server_stop (%s); %ld were", setting,
+                 s.final.live_contexts);
+    return s.final;
+}
+
+/* Every client sends a message, then every client reads its echo, `rounds` times: while
+ * the worker handles one packet, the others pile up on the port. */
+static void burst_of_echoes(unsigned short port, int clients, int rounds, SOCKET *kept)
+{
+    static SOCKET sockets[MAX_CLIENTS];
     static unsigned char sent[MESSAGE], back[MESSAGE];
-    for (int i = 0; i < CLIENTS; i++) {
-        clients[i] = net_connect_loopback(port);
-        assert_true(clients[i] != INVALID_SOCKET);
-        assert_true(net_set_recv_timeout(clients[i], TK_PROMPT_MS));
+    for (int i = 0; i < clients; i++) {
+        sockets[i] = net_connect_loopback(port);
+        assert_true(sockets[i] != INVALID_SOCKET);
+        assert_true(net_set_recv_timeout(sockets[i], TK_PROMPT_MS));
     }
-    for (int round = 0; round < ROUNDS; round++) {
-        for (int i = 0; i < CLIENTS; i++) {
-            tk_fill_pattern(sent, MESSAGE, (unsigned)(round * CLIENTS + i));
-            assert_true(net_send_all(clients[i], sent, MESSAGE));
+    for (int round = 0; round < rounds; round++) {
+        for (int i = 0; i < clients; i++) {
+            tk_fill_pattern(sent, MESSAGE, (unsigned)(round * clients + i));
+            assert_true(net_send_all(sockets[i], sent, MESSAGE));
         }
-        for (int i = 0; i < CLIENTS; i++) {
-            tk_fill_pattern(sent, MESSAGE, (unsigned)(round * CLIENTS + i));
-            if (!net_recv_all(clients[i], back, MESSAGE) || memcmp(back, sent, MESSAGE) != 0)
+        for (int i = 0; i < clients; i++) {
+            tk_fill_pattern(sent, MESSAGE, (unsigned)(round * clients + i));
+            if (!net_recv_all(sockets[i], back, MESSAGE) || memcmp(back, sent, MESSAGE) != 0)
                 fail_msg("expected client %d's %d bytes echoed byte for byte in round %d; "
-                         "they were not", i, MESSAGE, round);
+                         "they were not",
+                         i, MESSAGE, round);
         }
     }
-    for (int i = 0; i < CLIENTS; i++)
-        closesocket(clients[i]);
+    for (int i = 0; i < clients; i++) {
+        if (kept != NULL)
+            kept[i] = sockets[i];
+        else
+            closesocket(sockets[i]);
+    }
 }
 
-/* Runs the server with args through a burst of echoes to its clean exit; its report. */
-static dequeue_report report_after_a_burst(const char *args)
+/* ---- the tests ------------------------------------------------------------------------- */
+
+static void one_batch_size(int batch)
 {
-    tk_process *p;
-    unsigned short port = start_server(&p, args);
-    burst_of_echoes(port);
-    expect_clean_exit(p);
-    dequeue_report r = read_report(p);
-    tk_process_free(p);
-    return r;
+    int clients = ck_random(60, MAX_CLIENTS);
+    print_message("batch %d: %d clients, 3 rounds of %d bytes, one worker\n", batch, clients,
+                  MESSAGE);
+    server *srv = start(1, batch);
+    burst_of_echoes(server_port(srv), clients, 3, NULL);
+    char setting[48];
+    snprintf(setting, sizeof setting, "batch %d", batch);
+    server_counters final = stop_within_bound(srv, setting);
+    print_message("measured: batch %d: %ld calls of GetQueuedCompletionStatusEx returned "
+                  "%lld I/O packets, at most %ld in one; %ld calls of "
+                  "GetQueuedCompletionStatus\n",
+                  batch, (long)seen.batch_calls, (long long)seen.io_packets,
+                  (long)seen.largest_io, (long)seen.one_packet_calls);
+    if (seen.one_packet_calls > 0 || seen.batch_calls == 0)
+        fail_msg("expected the workers to dequeue with GetQueuedCompletionStatusEx only, "
+                 "with batch %d; GetQueuedCompletionStatus was called %ld times and "
+                 "GetQueuedCompletionStatusEx returned %ld times",
+                 batch, (long)seen.one_packet_calls, (long)seen.batch_calls);
+    if (seen.largest_asked > batch)
+        fail_msg("expected no call to ask for more than %d packets (the batch); one asked "
+                 "for %ld",
+                 batch, (long)seen.largest_asked);
+    if (seen.largest_io < batch)
+        fail_msg("expected some call to return a full batch of %d packets while %d clients' "
+                 "packets piled up on the port; the most one call returned was %ld",
+                 batch, clients, (long)seen.largest_io);
+    if (final.packets_dequeued != seen.io_packets || final.largest_batch != seen.largest_io ||
+        final.dequeue_calls < seen.batch_calls_with_io ||
+        final.dequeue_calls > seen.batch_calls)
+        fail_msg("expected the server's counters to agree with what the port handed out: "
+                 "%lld I/O packets, at most %ld in one call, in %ld to %ld calls; the server "
+                 "counted %lld packets, at most %ld in one call, in %lld calls",
+                 (long long)seen.io_packets, (long)seen.largest_io,
+                 (long)seen.batch_calls_with_io, (long)seen.batch_calls,
+                 (long long)final.packets_dequeued, final.largest_batch,
+                 (long long)final.dequeue_calls);
 }
 
-static void a_batch_of_16_takes_more_than_one_packet_per_call_under_load(void **state)
+static void each_call_takes_up_to_the_batch_and_the_counters_agree(void **state)
 {
     (void)state;
-    dequeue_report r = report_after_a_burst("--port 0 --seconds 3 --threads 1 --batch 16");
-    if (r.largest < 2)
-        fail_msg("expected at least one call to dequeue 2 or more packets under this load "
-                 "(%d clients, one worker); the largest batch was %ld", CLIENTS, r.largest);
-    if (r.largest > 16)
-        fail_msg("expected at most 16 packets per call with --batch 16; one call took %ld",
-                 r.largest);
-    /* Every connection costs at least a receive and a send per round, and its end. */
-    if (r.packets < (long)CLIENTS * (2 * ROUNDS + 1) || r.calls >= r.packets)
-        fail_msg("expected at least %ld packets in fewer calls than packets; the server "
-                 "counted %ld packets in %ld calls",
-                 (long)CLIENTS * (2 * ROUNDS + 1), r.packets, r.calls);
+    int sizes[] = {1, ck_random(2, 7), ck_random(8, 24), ck_random(25, 48)};
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++)
+        one_batch_size(sizes[i]);
 }
 
-static void a_batch_of_1_takes_one_packet_per_call(void **state)
+/* Connections still open at server_stop: their receives end with an error, which
+ * on_completion counts as aborted. A batch worker must give each packet its own error. */
+static void each_packet_of_a_batch_keeps_its_own_error(void **state)
 {
     (void)state;
-    dequeue_report r = report_after_a_burst("--port 0 --seconds 2 --threads 1 --batch 1");
-    if (r.largest != 1 || r.calls != r.packets)
-        fail_msg("expected one packet per call with --batch 1; the server counted %ld "
-                 "packets in %ld calls, at most %ld in one", r.packets, r.calls, r.largest);
+    int batch = ck_random(2, 16), clients = ck_random(3, 12);
+    SOCKET kept[MAX_CLIENTS];
+    server *srv = start(1, batch);
+    burst_of_echoes(server_port(srv), clients, 1, kept);
+    char setting[48];
+    snprintf(setting, sizeof setting, "batch %d, %d clients connected", batch, clients);
+    server_counters final = stop_within_bound(srv, setting);
+    for (int i = 0; i < clients; i++)
+        closesocket(kept[i]);
+    print_message("measured: batch %d: %ld of the %d receives ended by server_stop were "
+                  "counted aborted\n",
+                  batch, final.aborted, clients);
+    if (final.aborted != clients)
+        fail_msg("expected the %d receives that server_stop ended by closing their sockets to "
+                 "be counted aborted (batch %d); %ld were. A batch has no return value per "
+                 "packet: rule: each packet's error comes from its own OVERLAPPED.",
+                 clients, batch, final.aborted);
 }
 
-/* server_stop posts one quit packet per worker. With batches, one worker may take several
- * of them in one call: the others must still get theirs. */
-static void several_batch_workers_all_stop(void **state)
+static void every_worker_gets_its_quit_packet(void **state)
 {
     (void)state;
-    for (int run = 0; run < 3; run++) {
-        tk_process *p;
-        start_server(&p, "--port 0 --seconds 1 --threads 4 --batch 16");
-        print_message("run %d: expecting --threads 4 --batch 16 --seconds 1 to exit within "
-                      "10 s. If it hangs: does every worker get a quit packet?\n", run + 1);
-        assert_int_equal(tk_wait_exit(p, 10000), 0);
-        assert_non_null(strstr(tk_stdout(p), "live contexts at exit: 0"));
+    long several = 0;
+    for (int run = 1; run <= 6 && (run <= 3 || several == 0); run++) {
+        int threads = ck_random(2, 6), batch = ck_random(4, 16);
+        server *srv = start(threads, batch);
+        burst_of_echoes(server_port(srv), ck_random(2, 8), 1, NULL);
+        char setting[64];
+        snprintf(setting, sizeof setting, "%d workers, batch %d", threads, batch);
+        stop_within_bound(srv, setting);
+        several += seen.several_quits;
+    }
+    print_message("measured: %ld calls returned two quit packets or more\n", several);
+    if (several == 0)
+        fail_msg("expected some call of GetQueuedCompletionStatusEx to return two quit "
+                 "packets or more at server_stop (several workers, batches of 4 or more); "
+                 "none did in 6 runs: do the workers dequeue quit packets in batches?");
+}
+
+static void without_a_batch_the_workers_take_one_packet_per_call(void **state)
+{
+    (void)state;
+    server *srv = start(ck_random(1, 3), 0);
+    burst_of_echoes(server_port(srv), ck_random(5, 20), 2, NULL);
+    stop_within_bound(srv, "batch 0");
+    if (seen.batch_calls > 0 || seen.one_packet_calls == 0)
+        fail_msg("expected batch 0 to keep the chapter's run_worker: "
+                 "GetQueuedCompletionStatus only. GetQueuedCompletionStatusEx returned %ld "
+                 "times, GetQueuedCompletionStatus was called %ld times",
+                 (long)seen.batch_calls, (long)seen.one_packet_calls);
+}
+
+static void the_program_takes_batch_from_1_to_64(void **state)
+{
+    (void)state;
+    const char *refused[] = {"--port 0 --batch 0", "--port 0 --batch 65"};
+    for (int i = 0; i < 2; i++) {
+        tk_process *p = tk_spawn("step04-server", refused[i]);
+        int status = tk_wait_exit(p, 20000);
+        if (status != 2 || strstr(tk_stderr(p), "--batch") == NULL)
+            fail_msg("expected step04-server %s to be refused as a usage error (status 2, "
+                     "naming --batch); it exited with %d", refused[i], status);
         tk_process_free(p);
     }
-}
-
-static void a_batch_of_0_is_a_usage_error(void **state)
-{
-    (void)state;
-    tk_process *p = tk_spawn("step04-server", "--port 0 --batch 0");
-    assert_int_equal(tk_wait_exit(p, 20000), 2);
-    assert_non_null(strstr(tk_stderr(p), "--batch"));
+    char args[64];
+    snprintf(args, sizeof args, "--port 0 --seconds 1 --threads 2 --batch %d",
+             ck_random(1, 64));
+    tk_process *p;
+    tk_start_server(&p, "step04-server", args);
+    if (tk_wait_exit(p, 20000) != 0 || strstr(tk_stdout(p), "dequeued ") == NULL)
+        fail_msg("expected step04-server %s to run, stop with status 0 and print its "
+                 "\"dequeued ...\" line; it said:\n%s", args, tk_stdout(p));
     tk_process_free(p);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(a_batch_of_16_takes_more_than_one_packet_per_call_under_load),
-        cmocka_unit_test(a_batch_of_1_takes_one_packet_per_call),
-        cmocka_unit_test(several_batch_workers_all_stop),
-        cmocka_unit_test(a_batch_of_0_is_a_usage_error),
+        cmocka_unit_test(each_call_takes_up_to_the_batch_and_the_counters_agree),
+        cmocka_unit_test(each_packet_of_a_batch_keeps_its_own_error),
+        cmocka_unit_test(every_worker_gets_its_quit_packet),
+        cmocka_unit_test(without_a_batch_the_workers_take_one_packet_per_call),
+        cmocka_unit_test(the_program_takes_batch_from_1_to_64),
     };
-    return cmocka_run_group_tests_name("exercise 04.1", tests, tk_winsock_up, tk_winsock_down);
+    return cmocka_run_group_tests_name("exercise 04.1", tests, hook_up, tk_winsock_down);
 }
