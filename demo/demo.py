@@ -114,7 +114,9 @@ class FrameClients:
     def __init__(self, port, count=3):
         self.port = port
         self.echoed = 0
-        self.wrong = 0
+        self.wrong = 0   # an echo that differs from what was sent: a bug in the server
+        self.failed = 0  # an exchange that timed out or whose connection broke
+        self.last_failure = ""
         self.stopping = threading.Event()
         self.threads = [threading.Thread(target=self._run, args=(i,), daemon=True) for i in range(count)]
         for thread in self.threads:
@@ -147,8 +149,11 @@ class FrameClients:
                         else:
                             self.wrong += 1
                         self.stopping.wait(0.05)  # pacing, not synchronisation
-            except OSError:
-                self.wrong += 1
+            except OSError as error:
+                # Not a wrong echo: the connection broke or an answer took longer than the
+                # socket's 10 s timeout (a machine under heavy load can do that). Reconnect.
+                self.failed += 1
+                self.last_failure = f"{type(error).__name__}: {error}"
                 self.stopping.wait(0.5)
 
     def stop(self):
@@ -326,7 +331,12 @@ def main():
         print("\n".join(tail))
     frames = sum(c.echoed for c in clients)
     wrong = sum(c.wrong for c in clients)
-    print(f"\nframe clients: {frames} frames echoed correctly, {wrong} wrong or failed exchanges")
+    failed = [c for c in clients if c.failed]
+    print(f"\nframe clients: {frames} frames echoed correctly, {wrong} echoed wrong, "
+          f"{sum(c.failed for c in clients)} exchanges failed")
+    if failed:
+        print(f"  (a failed exchange is a broken connection or a 10 s timeout, not a wrong echo; "
+              f"the last: {failed[-1].last_failure})")
     lines, machine = verdict(servers, min(storm.sent for storm in storms))
     print("\n".join(lines))
     print(machine)

@@ -3,7 +3,7 @@
 
 Runs a short demo non-interactively, then checks that each number in the verdict line is the
 one its server printed on its last line (`leaked: N contexts, B bytes`), that step 06 leaked
-one context per immediate failure and step 07 none.
+one context per immediate failure and step 07 none, and that no frame came back wrong.
 Usage: test_demo.py BIN_DIR
 """
 import pathlib
@@ -42,6 +42,10 @@ def main():
     # The incident's arithmetic: one leaked context per probe whose receive failed at once.
     assert reports["06"][0] == int(verdict.group(6)), "06's leaks are not its immediate failures"
     assert int(verdict.group(7)) > 0, "no receive failed at once in step 07: the fix went untested"
+    frames = re.search(r"^frame clients: (\d+) frames echoed correctly, (\d+) echoed wrong", run.stdout, re.M)
+    assert frames, "no frame clients line"
+    assert int(frames.group(1)) > 0, "no frame was echoed"
+    assert int(frames.group(2)) == 0, "a frame came back different from what was sent"
     assert (out / "demo.csv").stat().st_size > 0, "no CSV"
     print("1 passed, 0 failed")
 
