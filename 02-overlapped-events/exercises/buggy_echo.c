@@ -1,7 +1,6 @@
 /* Exercise 02.2: find the bug. This echo of one connection receives with an overlapped
- * WSARecv and waits for the receive's event, like step02-server. It also has a shortcut
- * that step02-server does not have, and with it some bytes are echoed twice. The checker
- * (test_02_2_echo_once.c) sends bytes and counts what comes back. */
+ * WSARecv and waits for the receive's event, like step02-server, but some bytes are echoed
+ * twice. The checker (test_02_2_echo_once.c) sends bytes and counts what comes back. */
 #include "buggy_echo.h"
 
 #include <stdlib.h>
@@ -22,8 +21,7 @@ static bool echo_back(session *c, DWORD bytes)
     return net_send_all(c->socket, c->buffer, bytes); /* a blocking send: enough here */
 }
 
-/* Starts the next receive. When the bytes are there already, WSARecv finishes at once,
- * and then why wait for the event? The bytes are echoed right here. */
+/* Starts the next receive; bytes that are there already are echoed at once. */
 static bool post_receive(session *c)
 {
     WSABUF whole = {(ULONG)sizeof c->buffer, c->buffer};
@@ -34,7 +32,7 @@ static bool post_receive(session *c)
     if (WSARecv(c->socket, &whole, 1, NULL, &flags, &c->overlapped, NULL) == 0) {
         DWORD bytes = 0;
         WSAGetOverlappedResult(c->socket, &c->overlapped, &bytes, FALSE, &flags);
-        return echo_back(c, bytes); /* the shortcut */
+        return echo_back(c, bytes);
     }
     return WSAGetLastError() == WSA_IO_PENDING;
 }

@@ -1,6 +1,6 @@
 /* Exercise 02.2 (find the bug): an echo of one connection with an overlapped WSARecv and
- * its event, written as step02-server writes it, plus a "shortcut". Some bytes come back
- * twice. Fix it in buggy_echo.c. */
+ * its event, as step02-server receives. Some bytes come back twice. Fix it in
+ * buggy_echo.c. */
 #ifndef BUGGY_ECHO_H
 #define BUGGY_ECHO_H
 
