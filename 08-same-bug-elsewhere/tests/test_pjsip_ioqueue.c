@@ -2,7 +2,7 @@
  * of its cancelled receive is still on its way. Built twice: as it was (the packet points
  * into freed memory, and the page heap stops the program that touches it) and with the
  * fix (the last packet, not the unregister, frees the key). */
-#include <stdio.h>
+#include <string.h>
 
 #include "case_kit.h"
 #include "pjsip_ioqueue.h"
