@@ -1,132 +1,376 @@
-/* Checker of exercise 05.1 (extend): with --max-accepts M, step05-server posts more
- * AcceptEx calls when a burst of clients finds none waiting, up to M in all. The checker
- * runs the real program, and counts the accepts the way the program itself reports them:
- * once every client has gone, each AcceptEx still waiting comes back aborted when the
- * server stops, so "operations aborted at shutdown: N" is the number of accepts that go
- * round at the end. */
+/* Checker of exercise 05.1 (extend): with server_config.max_accepts M (step05-server
+ * --max-accepts M), the server posts more AcceptEx calls when a burst of clients finds none
+ * waiting, up to M accept contexts in all.
+ *
+ * The checker runs the server in-process, under the page heap, and watches its AcceptEx
+ * calls through the program's imports (tutorial/import_hook.h): when the server asks
+ * WSAIoctl for AcceptEx's address, it gets one that records every call and its OVERLAPPED
+ * (each accept context has its own, and the page heap never hands an address out twice);
+ * the watched GetQueuedCompletionStatus sees when each accept's packet is dequeued. So it
+ * knows how many AcceptEx calls wait on the listener at any moment, and how many accept
+ * contexts the server made. To make a burst outrun the accepts the way a busy server's does,
+ * its watched setsockopt keeps a worker 20 ms on each accepted socket
+ * (SO_UPDATE_ACCEPT_CONTEXT). Sizes and client counts come from the run's seed. */
 #include <stdio.h>
 #include <string.h>
 
+#include "server.h"
+#include "tutorial/checkkit.h"
+#include "tutorial/import_hook.h"
 #include "tutorial/net.h"
 #include "tutorial/testkit.h"
 
-enum { CLIENTS = 200, MESSAGE = 512 };
+#include <mswsock.h>
 
-/* Starts step05-server with args; a usage error (the flag does not exist yet) fails with
- * what the program said. */
-static unsigned short start_server(tk_process **p, const char *args)
+enum { MESSAGE = 512, MAX_CLIENTS = 160, MAX_TRACKED = 4096, HOLD_MS = 20, QUIET_MS = 5000 };
+
+/* ---- watching the accepts ---------------------------------------------------------------- */
+
+typedef int(WSAAPI *wsaioctl_function)(SOCKET, DWORD, LPVOID, DWORD, LPVOID, DWORD, LPDWORD,
+                                       LPWSAOVERLAPPED, LPWSAOVERLAPPED_COMPLETION_ROUTINE);
+typedef BOOL(WINAPI *gqcs_function)(HANDLE, LPDWORD, PULONG_PTR, LPOVERLAPPED *, DWORD);
+typedef int(WSAAPI *setsockopt_function)(SOCKET, int, int, const char *, int);
+static wsaioctl_function real_wsaioctl;
+static gqcs_function real_gqcs;
+static setsockopt_function real_setsockopt;
+static LPFN_ACCEPTEX real_accept_ex;
+
+typedef struct accepts_seen {
+    SRWLOCK lock;
+    OVERLAPPED *waiting[MAX_TRACKED]; /* posted, packet not dequeued yet */
+    int waiting_count, most_waiting;
+    OVERLAPPED *contexts[MAX_TRACKED]; /* every OVERLAPPED an AcceptEx was given */
+    int context_count;
+    long calls;
+    volatile LONG hold_ms;
+} accepts_seen;
+
+static accepts_seen seen = {SRWLOCK_INIT};
+
+static void reset_seen(DWORD hold_ms)
 {
-    *p = tk_spawn("step05-server", args);
-    char line[128];
-    if (!tk_wait_for_line(*p, "listening on 127.0.0.1:", 20000, line, sizeof line))
-        fail_msg("expected step05-server %s to start listening; it did not. It said:\n%s",
-                 args, tk_stderr(*p));
-    unsigned port = 0;
-    assert_int_equal(sscanf(line, "listening on 127.0.0.1:%u", &port), 1);
-    return (unsigned short)port;
+    AcquireSRWLockExclusive(&seen.lock);
+    seen.waiting_count = seen.most_waiting = seen.context_count = 0;
+    seen.calls = 0;
+    seen.hold_ms = (LONG)hold_ms;
+    ReleaseSRWLockExclusive(&seen.lock);
 }
 
-/* Waits for the program to end cleanly; returns the accepts that went round at the end. */
-static long accepts_at_the_end(tk_process *p, long clients)
+static void posted(OVERLAPPED *overlapped)
 {
-    assert_int_equal(tk_wait_exit(p, 20000), 0);
-    const char *out = tk_stdout(p);
-    char served[64];
-    snprintf(served, sizeof served, "%ld accepted, %ld closed", clients, clients);
-    if (strstr(out, served) == NULL || strstr(out, "live contexts at exit: 0") == NULL)
-        fail_msg("expected \"%s\" and \"live contexts at exit: 0\"; the server said:\n%s",
-                 served, out);
-    const char *at = strstr(out, "operations aborted at shutdown: ");
-    long aborted = -1;
-    assert_non_null(at);
-    assert_int_equal(sscanf(at, "operations aborted at shutdown: %ld", &aborted), 1);
-    print_message("accepts waiting when the server stopped: %ld\n", aborted);
-    return aborted;
+    AcquireSRWLockExclusive(&seen.lock);
+    seen.calls++;
+    bool known = false;
+    for (int i = 0; i < seen.context_count && !known; i++)
+        known = seen.contexts[i] == overlapped;
+    if (!known && seen.context_count < MAX_TRACKED)
+        seen.contexts[seen.context_count++] = overlapped;
+    if (seen.waiting_count < MAX_TRACKED)
+        seen.waiting[seen.waiting_count++] = overlapped;
+    if (seen.waiting_count > seen.most_waiting)
+        seen.most_waiting = seen.waiting_count;
+    ReleaseSRWLockExclusive(&seen.lock);
 }
 
-/* CLIENTS connect at once (a connect completes in the TCP backlog, before any AcceptEx
- * takes it), then each echoes one message and closes; the checker waits until the server
- * has closed every connection, so nothing but accepts is pending when it stops. */
-static void burst_of_clients(unsigned short port)
+static void dequeued(OVERLAPPED *overlapped)
 {
-    static SOCKET clients[CLIENTS];
+    AcquireSRWLockExclusive(&seen.lock);
+    for (int i = 0; i < seen.waiting_count; i++)
+        if (seen.waiting[i] == overlapped) {
+            seen.waiting[i] = seen.waiting[--seen.waiting_count];
+            break;
+        }
+    ReleaseSRWLockExclusive(&seen.lock);
+}
+
+static int waiting_now(void)
+{
+    AcquireSRWLockShared(&seen.lock);
+    int n = seen.waiting_count;
+    ReleaseSRWLockShared(&seen.lock);
+    return n;
+}
+
+static BOOL WINAPI watching_accept_ex(SOCKET listener, SOCKET accepted, PVOID buffer,
+                                      DWORD receive_length, DWORD local_length,
+                                      DWORD remote_length, LPDWORD bytes,
+                                      LPOVERLAPPED overlapped)
+{
+    /* Counted before the call: its packet may be dequeued before the call returns. */
+    posted(overlapped);
+    BOOL done = real_accept_ex(listener, accepted, buffer, receive_length, local_length,
+                               remote_length, bytes, overlapped);
+    int error = WSAGetLastError();
+    if (!done && error != WSA_IO_PENDING)
+        dequeued(overlapped); /* failed at once: no packet will come */
+    WSASetLastError(error);
+    return done;
+}
+
+static int WSAAPI watching_wsaioctl(SOCKET s, DWORD code, LPVOID in, DWORD in_size, LPVOID out,
+                                    DWORD out_size, LPDWORD returned,
+                                    LPWSAOVERLAPPED overlapped,
+                                    LPWSAOVERLAPPED_COMPLETION_ROUTINE routine)
+{
+    int result = real_wsaioctl(s, code, in, in_size, out, out_size, returned, overlapped,
+                               routine);
+    GUID accept_ex = WSAID_ACCEPTEX;
+    if (result == 0 && code == SIO_GET_EXTENSION_FUNCTION_POINTER && in != NULL &&
+        in_size == sizeof accept_ex && memcmp(in, &accept_ex, sizeof accept_ex) == 0 &&
+        out != NULL && out_size >= sizeof(LPFN_ACCEPTEX)) {
+        memcpy(&real_accept_ex, out, sizeof real_accept_ex);
+        LPFN_ACCEPTEX watched = watching_accept_ex;
+        memcpy(out, &watched, sizeof watched);
+    }
+    return result;
+}
+
+static BOOL WINAPI watching_gqcs(HANDLE port, LPDWORD bytes, PULONG_PTR key,
+                                 LPOVERLAPPED *overlapped, DWORD ms)
+{
+    BOOL ok = real_gqcs(port, bytes, key, overlapped, ms);
+    DWORD error = GetLastError();
+    if (*overlapped != NULL)
+        dequeued(*overlapped);
+    SetLastError(error);
+    return ok;
+}
+
+static int WSAAPI watching_setsockopt(SOCKET s, int level, int name, const char *value,
+                                      int length)
+{
+    if (level == SOL_SOCKET && name == SO_UPDATE_ACCEPT_CONTEXT && seen.hold_ms > 0)
+        Sleep((DWORD)seen.hold_ms); /* a worker busy with the client it has just taken */
+    return real_setsockopt(s, level, name, value, length);
+}
+
+static int hook_up(void **state)
+{
+    real_wsaioctl =
+        (wsaioctl_function)tk_hook_import("WSAIoctl", (tk_function)watching_wsaioctl);
+    real_gqcs = (gqcs_function)tk_hook_import("GetQueuedCompletionStatus",
+                                              (tk_function)watching_gqcs);
+    real_setsockopt =
+        (setsockopt_function)tk_hook_import("setsockopt", (tk_function)watching_setsockopt);
+    if (real_wsaioctl == NULL || real_gqcs == NULL || real_setsockopt == NULL) {
+        print_error("could not watch WSAIoctl, GetQueuedCompletionStatus and setsockopt in "
+                    "the checker's imports\n");
+        return -1;
+    }
+    ck_seed();
+    return tk_winsock_up(state);
+}
+
+/* ---- the server under a burst -------------------------------------------------------- */
+
+typedef struct outcome {
+    int waiting_at_the_end; /* AcceptEx calls waiting once every client had gone */
+    int contexts;           /* accept contexts the server made                 */
+    int most_waiting;       /* the most AcceptEx calls waiting at one moment     */
+} outcome;
+
+/* `clients` connect at once (a connect completes in the TCP backlog, before any AcceptEx
+ * takes it), then each echoes one message and closes. */
+static void burst_of_clients(unsigned short port, int clients)
+{
+    static SOCKET sockets[MAX_CLIENTS];
     static unsigned char sent[MESSAGE], back[MESSAGE];
-    DWORD start = GetTickCount();
-    for (int i = 0; i < CLIENTS; i++) {
-        clients[i] = net_connect_loopback(port);
-        assert_true(clients[i] != INVALID_SOCKET);
-        assert_true(net_set_recv_timeout(clients[i], TK_PROMPT_MS));
+    for (int i = 0; i < clients; i++) {
+        sockets[i] = net_connect_loopback(port);
+        assert_true(sockets[i] != INVALID_SOCKET);
+        assert_true(net_set_recv_timeout(sockets[i], 2 * TK_PROMPT_MS));
     }
-    for (int i = 0; i < CLIENTS; i++) {
+    for (int i = 0; i < clients; i++) {
         tk_fill_pattern(sent, MESSAGE, (unsigned)i);
-        assert_true(net_send_all(clients[i], sent, MESSAGE));
-        assert_int_equal(shutdown(clients[i], SD_SEND), 0);
+        assert_true(net_send_all(sockets[i], sent, MESSAGE));
+        assert_int_equal(shutdown(sockets[i], SD_SEND), 0);
     }
-    for (int i = 0; i < CLIENTS; i++) {
+    for (int i = 0; i < clients; i++) {
         tk_fill_pattern(sent, MESSAGE, (unsigned)i);
         char end;
-        if (!net_recv_all(clients[i], back, MESSAGE) || memcmp(back, sent, MESSAGE) != 0 ||
-            recv(clients[i], &end, 1, 0) != 0)
+        if (!net_recv_all(sockets[i], back, MESSAGE) || memcmp(back, sent, MESSAGE) != 0 ||
+            recv(sockets[i], &end, 1, 0) != 0)
             fail_msg("expected client %d's %d bytes echoed, then the server's close; they "
-                     "did not come within %d ms", i, MESSAGE, TK_PROMPT_MS);
-        closesocket(clients[i]);
+                     "did not come within %d ms",
+                     i, MESSAGE, 2 * TK_PROMPT_MS);
+        closesocket(sockets[i]);
     }
-    print_message("%d clients served in %lu ms\n", CLIENTS,
-                  (unsigned long)(GetTickCount() - start));
 }
 
-/* Runs the server with args through a burst of clients; the accepts waiting at the end. */
-static long accepts_after_a_burst(const char *args)
+static bool all_closed(void *context)
 {
-    tk_process *p;
-    unsigned short port = start_server(&p, args);
-    burst_of_clients(port);
-    long accepts = accepts_at_the_end(p, CLIENTS);
-    tk_process_free(p);
-    return accepts;
+    server *srv = context;
+    server_counters c;
+    server_read_counters(srv, &c);
+    return c.closed == c.accepted;
 }
 
-static void a_burst_makes_one_accept_grow_to_several(void **state)
+/* One client after the other, each served and gone before the next connects. */
+static void trickle_of_clients(server *srv, int clients)
+{
+    for (int i = 0; i < clients; i++) {
+        SOCKET s = net_connect_loopback(server_port(srv));
+        assert_true(s != INVALID_SOCKET);
+        assert_true(net_set_recv_timeout(s, TK_PROMPT_MS));
+        unsigned char sent[MESSAGE], back[MESSAGE];
+        tk_fill_pattern(sent, MESSAGE, (unsigned)i);
+        char end;
+        if (!net_send_all(s, sent, MESSAGE) || shutdown(s, SD_SEND) != 0 ||
+            !net_recv_all(s, back, MESSAGE) || memcmp(back, sent, MESSAGE) != 0 ||
+            recv(s, &end, 1, 0) != 0)
+            fail_msg("expected client %d's %d bytes echoed, then the server's close", i,
+                     MESSAGE);
+        closesocket(s);
+    }
+}
+
+typedef enum { BURST, TRICKLE } arrival;
+
+static outcome run_with(int threads, int accepts, int max_accepts, int clients, arrival how)
+{
+    reset_seen(HOLD_MS);
+    server_config config = {0, threads, accepts, max_accepts};
+    server *srv = server_start(&config);
+    if (srv == NULL)
+        fail_msg("expected server_start to start (%d threads, %d accepts, max %d); it failed",
+                 threads, accepts, max_accepts);
+    if (clients > 0 && how == BURST)
+        burst_of_clients(server_port(srv), clients);
+    if (clients > 0 && how == TRICKLE)
+        trickle_of_clients(srv, clients);
+    if (!tk_wait_until(all_closed, srv, QUIET_MS))
+        fail_msg("expected the server to close every connection within %d ms of its client "
+                 "leaving", QUIET_MS);
+    /* Every accept that has come back has been posted again by now, unless a worker is still
+     * on its way there: wait until the count of waiting accepts stops moving. */
+    int last = -1;
+    for (int still = 0; still < 5; Sleep(20)) {
+        int now = waiting_now();
+        still = now == last ? still + 1 : 0;
+        last = now;
+    }
+    outcome o = {waiting_now(), 0, 0};
+    AcquireSRWLockShared(&seen.lock);
+    o.contexts = seen.context_count;
+    o.most_waiting = seen.most_waiting;
+    ReleaseSRWLockShared(&seen.lock);
+    server_counters final;
+    server_stop(srv, &final);
+    print_message("measured: %d threads, --accepts %d --max-accepts %d, %d clients %s: %d "
+                  "accept contexts made, %d AcceptEx waiting at the end, at most %d at once\n",
+                  threads, accepts, max_accepts, clients,
+                  how == BURST ? "at once" : "one after the other", o.contexts,
+                  o.waiting_at_the_end, o.most_waiting);
+    if (final.live_contexts != 0 || final.accepted != clients)
+        fail_msg("expected %d clients accepted and no context left after server_stop; %ld "
+                 "accepted, %ld contexts left",
+                 clients, final.accepted, final.live_contexts);
+    return o;
+}
+
+static outcome run(int threads, int accepts, int max_accepts, int clients)
+{
+    return run_with(threads, accepts, max_accepts, clients, BURST);
+}
+
+/* ---- the tests -------------------------------------------------------------------------- */
+
+static void a_burst_grows_the_accepts_up_to_the_maximum(void **state)
 {
     (void)state;
-    long accepts = accepts_after_a_burst("--port 0 --seconds 3 --threads 2 --accepts 1 --max-accepts 16");
-    if (accepts < 2)
-        fail_msg("expected the burst of %d clients to make the server post more AcceptEx "
-                 "calls than the one it started with; %ld were waiting at the end",
-                 CLIENTS, accepts);
-    if (accepts > 16)
-        fail_msg("expected at most 16 accepts (--max-accepts 16); %ld were waiting at the "
-                 "end", accepts);
+    for (int round = 0; round < 2; round++) {
+        int max_accepts = ck_random(3, 6), accepts = ck_random(1, 2);
+        /* More workers than the maximum: enough of them to be busy with clients at once. */
+        outcome o = run(max_accepts + 2, accepts, max_accepts, ck_random(100, MAX_CLIENTS));
+        if (o.contexts > max_accepts || o.waiting_at_the_end > max_accepts)
+            fail_msg("expected at most %d accept contexts (--max-accepts %d); the server made "
+                     "%d, and %d AcceptEx calls were waiting at the end. Rule: the maximum "
+                     "bounds the contexts, checked and raised in one step.",
+                     max_accepts, max_accepts, o.contexts, o.waiting_at_the_end);
+        if (o.waiting_at_the_end != o.contexts)
+            fail_msg("expected every accept context to have its AcceptEx waiting again once "
+                     "the clients had gone; %d contexts, %d waiting",
+                     o.contexts, o.waiting_at_the_end);
+        if (o.contexts < max_accepts)
+            fail_msg("expected the burst to grow the accepts from %d to the maximum, %d (the "
+                     "workers were busy with clients, so accepts found none waiting); they "
+                     "grew to %d. Rule: when an AcceptEx completes and none is left waiting, "
+                     "post one more.",
+                     accepts, max_accepts, o.contexts);
+    }
 }
 
-/* Uncapped, this burst makes the accepts grow past 2 (we measured 3 under Wine 8). */
-static void the_accepts_never_grow_past_the_maximum(void **state)
+static void without_a_larger_maximum_the_accepts_stay_as_they_started(void **state)
 {
     (void)state;
-    long accepts = accepts_after_a_burst("--port 0 --seconds 3 --threads 2 --accepts 1 --max-accepts 2");
-    if (accepts != 2)
-        fail_msg("expected exactly 2 accepts at the end with --accepts 1 --max-accepts 2 "
-                 "after a burst; %ld were waiting", accepts);
+    int accepts = ck_random(1, 4);
+    int maxima[] = {0, accepts, ck_random(1, accepts)};
+    for (int i = 0; i < 3; i++) {
+        outcome o = run(accepts + 2, accepts, maxima[i], ck_random(60, 100));
+        if (o.contexts != accepts || o.waiting_at_the_end != accepts)
+            fail_msg("expected --accepts %d with --max-accepts %d to keep %d accepts; the "
+                     "server made %d accept contexts, %d waiting at the end",
+                     accepts, maxima[i], accepts, o.contexts, o.waiting_at_the_end);
+    }
+}
+
+/* Clients one at a time: while a worker handles one, the other accepts still wait, so
+ * nothing calls for more. */
+static void clients_one_at_a_time_do_not_grow_the_accepts(void **state)
+{
+    (void)state;
+    int accepts = ck_random(2, 3), max_accepts = ck_random(accepts + 2, 8);
+    outcome o = run_with(max_accepts + 2, accepts, max_accepts, ck_random(8, 16), TRICKLE);
+    if (o.contexts != accepts)
+        fail_msg("expected clients that come one at a time to leave the %d accepts as they "
+                 "were (--max-accepts %d): an AcceptEx was still waiting every time one "
+                 "completed. The server made %d accept contexts. Rule: grow only when an "
+                 "AcceptEx completes and none is left waiting.",
+                 accepts, max_accepts, o.contexts);
 }
 
 static void without_clients_the_accepts_stay_as_many_as_at_the_start(void **state)
 {
     (void)state;
+    int accepts = ck_random(1, 4);
+    outcome o = run(2, accepts, ck_random(accepts + 1, 16), 0);
+    if (o.contexts != accepts || o.waiting_at_the_end != accepts)
+        fail_msg("expected the %d accepts to stay %d while no client comes; the server made "
+                 "%d accept contexts, %d waiting",
+                 accepts, accepts, o.contexts, o.waiting_at_the_end);
+}
+
+static void the_program_takes_max_accepts_from_1_to_1024(void **state)
+{
+    (void)state;
+    const char *refused[] = {"--port 0 --max-accepts 0", "--port 0 --max-accepts 1025"};
+    for (int i = 0; i < 2; i++) {
+        tk_process *p = tk_spawn("step05-server", refused[i]);
+        int status = tk_wait_exit(p, 20000);
+        if (status != 2 || strstr(tk_stderr(p), "--max-accepts") == NULL)
+            fail_msg("expected step05-server %s to be refused as a usage error (status 2, "
+                     "naming --max-accepts); it exited with %d", refused[i], status);
+        tk_process_free(p);
+    }
+    char args[64];
+    snprintf(args, sizeof args, "--port 0 --seconds 1 --accepts 2 --max-accepts %d",
+             ck_random(2, 1024));
     tk_process *p;
-    start_server(&p, "--port 0 --seconds 1 --accepts 2 --max-accepts 16");
-    long accepts = accepts_at_the_end(p, 0);
-    if (accepts != 2)
-        fail_msg("expected the 2 accepts of --accepts 2 to stay 2 while no client comes; "
-                 "%ld were waiting at the end", accepts);
+    tk_start_server(&p, "step05-server", args);
+    if (tk_wait_exit(p, 20000) != 0)
+        fail_msg("expected step05-server %s to run and stop with status 0; it said:\n%s",
+                 args, tk_stderr(p));
     tk_process_free(p);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(a_burst_makes_one_accept_grow_to_several),
-        cmocka_unit_test(the_accepts_never_grow_past_the_maximum),
+        cmocka_unit_test(a_burst_grows_the_accepts_up_to_the_maximum),
+        cmocka_unit_test(without_a_larger_maximum_the_accepts_stay_as_they_started),
+        cmocka_unit_test(clients_one_at_a_time_do_not_grow_the_accepts),
         cmocka_unit_test(without_clients_the_accepts_stay_as_many_as_at_the_start),
+        cmocka_unit_test(the_program_takes_max_accepts_from_1_to_1024),
     };
-    return cmocka_run_group_tests_name("exercise 05.1", tests, tk_winsock_up, tk_winsock_down);
+    return cmocka_run_group_tests_name("exercise 05.1", tests, hook_up, tk_winsock_down);
 }
