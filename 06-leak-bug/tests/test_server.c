@@ -222,7 +222,7 @@ static void a_header_split_across_receives_is_put_back_together(void **state)
     static const size_t payloads[] = {0, 1, 5, 3};
     burst b;
     burst_of(&b, payloads, 4);
-    for (DWORD at_most = 1; at_most < 4; at_most++) { /* each header in 4, 2 or 2 pieces */
+    for (DWORD at_most = 1; at_most < 4; at_most++) { /* each header in 2 to 4 pieces */
         receive_at_most(at_most);
         assert_true(serve_burst(srv, &b) >= receives_at_least(&b, at_most));
     }
