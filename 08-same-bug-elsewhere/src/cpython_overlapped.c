@@ -57,7 +57,7 @@ DWORD pyov_wsa_send_to(pyov *ov, SOCKET s, const char *data, DWORD size,
 #ifdef WITH_FIX
     pyov_clear(ov);
 #else
-    ov->type = PYOV_NOT_STARTED; /* written after the 2019 fix, without it: leaked again */
+    ov->type = PYOV_NOT_STARTED; /* merged after the 2019 fix, without it: leaked again */
 #endif
     return error;
 }

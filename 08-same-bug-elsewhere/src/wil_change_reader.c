@@ -82,7 +82,8 @@ bool wil_reader_close(wil_reader *reader, DWORD patience_ms)
                                    patience_ms, FALSE))
             finished = GetLastError() != WAIT_TIMEOUT;
     }
-    /* Let the callbacks already queued run out (WIL waits for its thread pool's). */
+    /* Take the packets already queued (WIL has its thread pool wait for, or cancel, the
+     * callbacks not yet run: WaitForThreadpoolIoCallbacks). */
     OVERLAPPED *done;
     DWORD bytes, error;
     while (kit_dequeue(reader->port, 0, &done, &bytes, &error))
