@@ -205,10 +205,20 @@ static bool all_closed(void *context)
     return c.closed == c.accepted;
 }
 
-/* One client after the other, each served and gone before the next connects. */
-static void trickle_of_clients(server *srv, int clients)
+static bool accepts_waiting_again(void *context)
+{
+    return waiting_now() >= *(const int *)context;
+}
+
+/* One client after the other, each served and gone, and its accept posted again, before
+ * the next connects: then `accepts` AcceptEx calls wait whenever a client comes. */
+static void trickle_of_clients(server *srv, int clients, int accepts)
 {
     for (int i = 0; i < clients; i++) {
+        if (!tk_wait_until(accepts_waiting_again, &accepts, TK_PROMPT_MS))
+            fail_msg("expected the server to post its %d accepts again within %d ms of a "
+                     "client's end; %d were waiting",
+                     accepts, TK_PROMPT_MS, waiting_now());
         SOCKET s = net_connect_loopback(server_port(srv));
         assert_true(s != INVALID_SOCKET);
         assert_true(net_set_recv_timeout(s, TK_PROMPT_MS));
@@ -237,7 +247,7 @@ static outcome run_with(int threads, int accepts, int max_accepts, int clients, 
     if (clients > 0 && how == BURST)
         burst_of_clients(server_port(srv), clients);
     if (clients > 0 && how == TRICKLE)
-        trickle_of_clients(srv, clients);
+        trickle_of_clients(srv, clients, accepts);
     if (!tk_wait_until(all_closed, srv, QUIET_MS))
         fail_msg("expected the server to close every connection within %d ms of its client "
                  "leaving", QUIET_MS);
@@ -314,8 +324,8 @@ static void without_a_larger_maximum_the_accepts_stay_as_they_started(void **sta
     }
 }
 
-/* Clients one at a time: while a worker handles one, the other accepts still wait, so
- * nothing calls for more. */
+/* Clients one at a time, each after the accepts are all posted again: while a worker
+ * handles one, the other accepts still wait, so nothing calls for more. */
 static void clients_one_at_a_time_do_not_grow_the_accepts(void **state)
 {
     (void)state;
