@@ -86,7 +86,7 @@ static void expect_asleep(const ck_quiet *quiet, int clients)
     if (!ck_quiet_is_asleep(quiet))
         fail_msg("expected every thread of the server to sleep in its wait while its %d "
                  "clients are idle; in a quiet %lu ms its threads used %.0f ms of CPU and "
-                 "woke %ld times from a short sleep or timed wait. A thread that looks at its "
+                 "made %ld short sleeps or timed waits. A thread that looks at its "
                  "events again and again (a zero timeout, Sleep(1)) is polling: a wait with "
                  "no timeout wakes when an event is signalled",
                  clients, (unsigned long)quiet->ms, quiet->cpu_ms, quiet->naps);
