@@ -3,8 +3,8 @@
  *
  *   loadgen --port 7004 --connections 64 --size 512 --ms 3000
  *   -> result mode=pingpong connections=64 connected=64 size=512 requests=41234 ms=3004
- *      msgs_per_s=13726 p50_us=4410 p99_us=9120 refused=0 closed=0 wrong=0 stalled=0 cold=0
- *      verdict=ok
+ *      msgs_per_s=13726 p50_us=4410 p99_us=9120 refused=0 closed=0 wrong=0 stalled=0 late=0
+ *      away=0 verdict=ok
  *   loadgen --port 7004 --idle --connections 1000 --ms 20000
  *   -> holding connected=1000 connections=1000
  *   -> result mode=idle connections=1000 connected=1000 refused=0 closed=0 verdict=ok
@@ -64,6 +64,7 @@ typedef struct connection {
     unsigned char *echo;   /* where the echo lands (frame_size bytes)                    */
     volatile LONG ended;   /* an ending; RUNNING until then                              */
     bool warm;             /* has had its first echo                                     */
+    bool late;             /* had it only after WARMUP_MS, when the clock was running    */
 } connection;
 
 typedef struct run {
@@ -194,6 +195,7 @@ static void on_completion(worker *w, connection *c, BOOL ok, DWORD bytes)
     }
     if (!c->warm) {
         c->warm = true;
+        c->late = r->measuring != 0;
         if (InterlockedDecrement(&r->cold) == 0)
             SetEvent(r->warm);
     } else if (r->measuring) {
@@ -368,8 +370,7 @@ static int pingpong(const pingpong_args *a)
     }
     for (int i = 0; i < r.connected; i++)
         next_round_trip(&r, &r.connections[i]);
-    WaitForSingleObject(r.warm, WARMUP_MS);
-    long cold = r.cold; /* connections the server has not answered in WARMUP_MS */
+    WaitForSingleObject(r.warm, WARMUP_MS); /* a connection still cold then is late */
     r.started = now();
     /* Only main writes the deadline: one compare-exchange against its current value sets it. */
     LONG64 deadline = r.started.QuadPart + r.frequency.QuadPart * a->ms / 1000;
@@ -397,16 +398,20 @@ static int pingpong(const pingpong_args *a)
     LONGLONG measured = r.finished_at.QuadPart - r.started.QuadPart; /* < 0: all ended cold */
     unsigned long long elapsed_us = measured > 0 ? microseconds(&r, measured) : 0;
     long stalled = r.endings[STALLED] + (r.active > 0 ? r.active : 0);
-    bool whole = r.connected == a->connections && r.endings[CLOSED] == 0 &&
-                 r.endings[WRONG] == 0 && stalled == 0 && cold == 0;
+    /* Turned away: every connection that did not take part in the whole run, once each. */
+    long late = 0, away = a->connections - r.connected;
+    for (int i = 0; i < r.connected; i++) {
+        late += r.connections[i].ended == DONE && r.connections[i].late;
+        away += r.connections[i].ended != DONE || r.connections[i].late;
+    }
     printf("result mode=pingpong connections=%d connected=%d size=%d requests=%llu ms=%llu "
            "msgs_per_s=%.0f p50_us=%llu p99_us=%llu refused=%d closed=%ld wrong=%ld stalled=%ld "
-           "cold=%ld verdict=%s\n",
+           "late=%ld away=%ld verdict=%s\n",
            a->connections, r.connected, a->size, total, elapsed_us / 1000,
            elapsed_us ? (double)total * 1e6 / (double)elapsed_us : 0.0,
            percentile(counts, total, 50), percentile(counts, total, 99),
            a->connections - r.connected, (long)r.endings[CLOSED], (long)r.endings[WRONG],
-           stalled, cold, whole ? "ok" : "overloaded");
+           stalled, late, away, away == 0 ? "ok" : "overloaded");
     fflush(stdout);
 
     for (int i = 0; i < r.connected; i++)
