@@ -29,6 +29,7 @@ static gqcs_ex_function real_gqcs_ex;
 
 typedef struct watched {
     volatile LONG one_packet_calls;  /* GetQueuedCompletionStatus calls                 */
+    volatile LONG batch_calls_made;  /* GetQueuedCompletionStatusEx calls begun         */
     volatile LONG batch_calls;       /* GetQueuedCompletionStatusEx calls that returned */
     volatile LONG batch_calls_with_io; /* ...with at least one I/O packet               */
     volatile LONG64 io_packets;      /* I/O packets they returned                        */
@@ -61,6 +62,7 @@ static BOOL WINAPI watching_gqcs_ex(HANDLE port, LPOVERLAPPED_ENTRY entries, ULO
                                     PULONG removed, DWORD ms, BOOL alertable)
 {
     raise_to(&seen.largest_asked, (LONG)count);
+    InterlockedIncrement(&seen.batch_calls_made);
     DWORD start = GetTickCount();
     for (;;) {
         if (real_gqcs_ex(port, entries, count, removed, 0, alertable)) {
@@ -182,7 +184,7 @@ static void burst_of_echoes(unsigned short port, int clients, int rounds, SOCKET
 
 static void one_batch_size(int batch)
 {
-    int clients = ck_random(60, MAX_CLIENTS);
+    int clients = ck_random(100, MAX_CLIENTS); /* more than twice the largest batch */
     print_message("batch %d: %d clients, 3 rounds of %d bytes, one worker\n", batch, clients,
                   MESSAGE);
     server *srv = start(1, batch);
@@ -223,9 +225,23 @@ static void one_batch_size(int batch)
 static void each_call_takes_up_to_the_batch_and_the_counters_agree(void **state)
 {
     (void)state;
-    int sizes[] = {1, ck_random(2, 7), ck_random(8, 24), ck_random(25, 48)};
+    int sizes[] = {1, ck_random(2, 7), ck_random(8, 24), ck_random(25, 40)};
     for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++)
         one_batch_size(sizes[i]);
+}
+
+/* The one worker has handled `expected` I/O packets and waits in the port again: every
+ * connection's next receive is posted. */
+typedef struct idle_after {
+    LONG64 expected;
+} idle_after;
+
+static bool worker_idle_after(void *context)
+{
+    const idle_after *idle = context;
+    return InterlockedCompareExchange64(&seen.io_packets, 0, 0) >= idle->expected &&
+           InterlockedCompareExchange(&seen.batch_calls_made, 0, 0) ==
+               InterlockedCompareExchange(&seen.batch_calls, 0, 0) + 1;
 }
 
 /* Connections still open at server_stop: their receives end with an error, which
@@ -237,6 +253,14 @@ static void each_packet_of_a_batch_keeps_its_own_error(void **state)
     SOCKET kept[MAX_CLIENTS];
     server *srv = start(1, batch);
     burst_of_echoes(server_port(srv), clients, 1, kept);
+    /* A receive and a send per client; then the worker must be back in the port, or a
+     * send's packet might still be on its way when server_stop closes the sockets. */
+    idle_after idle = {2 * (LONG64)clients};
+    if (!tk_wait_until(worker_idle_after, &idle, TK_PROMPT_MS))
+        fail_msg("expected the worker to have handled the %lld packets of %d echoes and to "
+                 "wait in GetQueuedCompletionStatusEx again within %d ms; it had %lld",
+                 (long long)idle.expected, clients, TK_PROMPT_MS,
+                 (long long)seen.io_packets);
     char setting[48];
     snprintf(setting, sizeof setting, "batch %d, %d clients connected", batch, clients);
     server_counters final = stop_within_bound(srv, setting);
