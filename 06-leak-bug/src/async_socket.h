@@ -44,6 +44,8 @@ typedef struct io_context {
     DWORD capacity;
     ULONGLONG created_ms;
     ULONGLONG started_ms;  /* when the current operation started */
+    ULONG seam_receives;   /* receives the outcome seam has made on it (the reset shim
+                            * looks only at the first: see windows_resets_under_wine) */
     tracked node;
 } io_context;
 
@@ -88,9 +90,12 @@ void completion_as_planned(const io_context *context, DWORD *bytes, DWORD *error
 /* WINDOWS RESETS UNDER WINE (on by default; it does nothing on Windows). On Windows a
  * WSARecv started after the peer's reset has arrived fails at once with WSAECONNRESET: the
  * incident. Wine 8 reads 0 bytes instead, as if the peer had closed in order. While this is
- * true and the program runs under Wine, the seam's receive looks for a reset that has
- * arrived (WSAPoll shows POLLERR) and fails the call at once with WSAECONNRESET, as Windows
- * does. The servers' --wine-resets flag sets it to false, to show Wine's own behaviour. */
+ * true and the program runs under Wine, the seam's FIRST receive on a socket looks for a
+ * reset that has arrived (WSAPoll shows POLLERR) and fails the call at once with
+ * WSAECONNRESET, as Windows does. Only the first: that is where a probe's reset lands,
+ * between the accept and the first WSARecv, and a poll before every receive would halve the
+ * server's rate under Wine. The servers' --wine-resets flag sets it to false, to show Wine's
+ * own behaviour. */
 extern bool windows_resets_under_wine;
 
 /* The smallest buffer a context gets: AcceptEx writes two addresses into the IN buffer. */

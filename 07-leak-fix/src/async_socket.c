@@ -59,7 +59,8 @@ static int WSAAPI planned_receive(SOCKET s, LPWSABUF buffers, DWORD count, LPDWO
     fault_outcome planned = fault_plan_take("receive");
     if (planned.kind == FAULT_FAIL)
         return fail_at_once(planned.value);
-    if (wine_hides_a_reset(s))
+    io_context *in = CONTAINING_RECORD(overlapped, io_context, overlapped);
+    if (in->seam_receives++ == 0 && wine_hides_a_reset(s))
         return fail_at_once(WSAECONNRESET); /* what Windows answers */
     fault_plan_pause(planned);
     return answer_as_planned(planned, WSARecv(s, buffers, count, received, flags, overlapped,
