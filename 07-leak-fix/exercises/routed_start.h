@@ -1,14 +1,21 @@
-/* Exercise 07.2 (redesign): immediate failures routed through the completion port, as
- * libuv does, instead of being completed where they happen as step 07 does.
+/* Exercise 07.2 (extend): immediate failures routed through the completion port, as libuv
+ * does, instead of being completed where they happen as step 07 does.
  *
- * The contract: every call of routed_receive or routed_send ends in EXACTLY ONE completion
- * packet on the port, and nothing else completes the operation:
+ * The contract: every call of routed_receive or routed_send that returns 0 ends in EXACTLY
+ * ONE completion packet on the port, and nothing else completes the operation:
  * - the call returned WSA_IO_PENDING, or succeeded at once: the kernel queues the packet
  *   (no FILE_SKIP_COMPLETION_PORT_ON_SUCCESS here);
  * - the call failed at once: no packet will come from the kernel, so the start function
- *   must make one, and the context stays "in progress" until that packet is handled.
+ *   posts one (through routed_post, below), and the context stays "in progress" until that
+ *   packet is handled. The packet must read like the kernel's packet for that socket: the
+ *   socket's key, and the bytes a failed operation moved.
  * The completion handler is then the one place that completes contexts and disposes
  * sockets (in the checker: it calls context_complete, and disposes the socket on an error).
+ *
+ * Posting can fail too (the system is out of resources). Then no packet comes at all, and
+ * the start function must not leave the operation hanging: it completes the context itself
+ * and returns the error, and its caller disposes the socket (the one case where the caller,
+ * not the handler, cleans up).
  *
  * How the handler reads a packet's error: when GetQueuedCompletionStatus returns FALSE, from
  * GetLastError(); when it returns TRUE, from the context's last_error (starting an operation
@@ -19,8 +26,15 @@
 #include "async_socket.h"
 
 /* Start a receive (into the IN context's buffer) or a send (from the OUT context's buffer)
- * of length bytes on s, which is associated with port with the key 0. */
-void routed_receive(async_socket *s, HANDLE port, DWORD length);
-void routed_send(async_socket *s, HANDLE port, DWORD length);
+ * of length bytes on s, which is associated with port with the completion key key.
+ * Returns 0 when one packet will come for the operation, or an error when none will (it
+ * failed at once and its packet could not be posted; the context is complete then). */
+DWORD routed_receive(async_socket *s, HANDLE port, ULONG_PTR key, DWORD length);
+DWORD routed_send(async_socket *s, HANDLE port, ULONG_PTR key, DWORD length);
+
+/* PostQueuedCompletionStatus behind a seam: post through this. The program that uses the
+ * start functions defines it (the checker's may fail it, as the fault plan's "post" rule
+ * says, to show what happens when the system cannot queue a packet). */
+BOOL routed_post(HANDLE port, DWORD bytes, ULONG_PTR key, OVERLAPPED *overlapped);
 
 #endif

@@ -1,23 +1,56 @@
-/* Checker of exercise 07.2 (redesign): with routed_start.c, every started operation ends in
- * exactly one completion packet, immediate failures included, and the completion handler
- * below is the one place where contexts are completed and sockets disposed on an error.
- * Packets are counted per OVERLAPPED before the handler sees them, so a second packet for
- * one operation is caught before anything touches its context. */
+/* Checker of exercise 07.2 (extend): with routed_start.c, every started operation ends in
+ * exactly one completion packet, immediate failures included, that reads like the kernel's
+ * (the socket's key, no bytes for a failure, the error where the handler looks), and the
+ * completion handler below is the one place where contexts are completed and sockets
+ * disposed on an error; when the packet cannot be posted, the start function says so and
+ * its caller disposes. Packets are counted per OVERLAPPED before the handler sees them, so
+ * a second packet for one operation is caught before anything touches its context. Each
+ * run picks its own completion keys (the seed is printed) and runs under the page heap. */
+#include <stdio.h>
 #include <string.h>
 
 #include "routed_start.h"
 #include "support.h"
+#include "tutorial/checkkit.h"
 #include "tutorial/net.h"
 
-enum { QUIET_MS = 300, MAX_OPERATIONS = 8 };
+enum { QUIET_MS = 300 };
+
+/* The seam of routed_start.h: the real post, unless the fault plan's "post" rule fails it. */
+BOOL routed_post(HANDLE port, DWORD bytes, ULONG_PTR key, OVERLAPPED *overlapped)
+{
+    fault_outcome planned = fault_plan_take("post");
+    if (planned.kind == FAULT_FAIL) {
+        SetLastError(planned.value);
+        return FALSE;
+    }
+    return PostQueuedCompletionStatus(port, bytes, key, overlapped);
+}
 
 /* What the packets of one operation looked like. */
 typedef struct outcome {
     OVERLAPPED *overlapped;
+    ULONG_PTR key; /* the socket's */
     int packets;
     DWORD bytes;
     DWORD error;
 } outcome;
+
+/* The server side of a loopback connection on test_port, with a completion key of this
+ * run's choosing (a constant in the solution cannot pass). */
+static async_socket *keyed_socket(SOCKET *peer, outcome *o, bool receive)
+{
+    SOCKET mine;
+    tk_socket_pair(peer, &mine);
+    async_socket *s = async_socket_wrap(mine, 4096, 0);
+    assert_non_null(s);
+    ULONG_PTR key = (ULONG_PTR)ck_random(1, 1 << 30);
+    assert_true(async_socket_attach(s, test_port, key));
+    memset(o, 0, sizeof *o);
+    o->overlapped = receive ? &s->in->overlapped : &s->out->overlapped;
+    o->key = key;
+    return s;
+}
 
 /* The completion handler: the one place that completes a context, and disposes its socket
  * when the operation failed. */
@@ -35,7 +68,7 @@ static void on_packet(io_context *context, BOOL ok, DWORD bytes, outcome *o)
 }
 
 /* Dequeues packets for the operations in outcomes[0..count): each must come once within
- * TK_PROMPT_MS, and nothing more may come within QUIET_MS after that. */
+ * TK_PROMPT_MS with its socket's key, and nothing more may come within QUIET_MS after. */
 static void handle_packets(outcome *outcomes, int count, const char *what)
 {
     int handled = 0;
@@ -64,12 +97,27 @@ static void handle_packets(outcome *outcomes, int count, const char *what)
                      "did not start", what);
         if (++o->packets > 1)
             fail_msg("expected exactly one completion packet per operation (%s); a second "
-                     "one came for the same operation: it completes twice",
-                     what);
+                     "one came for the same operation: it completes twice", what);
+        if (key != o->key)
+            fail_msg("expected the packet of %s to carry its socket's completion key (%lu, "
+                     "the one the socket was associated with); it carried %lu. A handler "
+                     "that finds its connection by the key would look up the wrong one",
+                     what, (unsigned long)o->key, (unsigned long)key);
         SetLastError(error);
         on_packet((io_context *)overlapped, ok, bytes, o);
         handled++;
     }
+}
+
+/* A failure's packet: no bytes moved, and the operation's own error reached the handler. */
+static void assert_failure_packet(const outcome *o, DWORD expected, const char *what)
+{
+    if (o->bytes != 0)
+        fail_msg("expected the packet of %s to say 0 bytes, as the kernel's would for an "
+                 "operation that moved none; it said %lu", what, (unsigned long)o->bytes);
+    if (o->error != expected)
+        fail_msg("expected the handler to read the error of %s (%lu) from its packet; it "
+                 "read %lu", what, (unsigned long)expected, (unsigned long)o->error);
 }
 
 static void assert_still_in_progress(io_context *context, const char *what)
@@ -89,6 +137,13 @@ static void assert_nothing_left(registry_totals before)
                  after.sockets - before.sockets);
 }
 
+static void expect_started(DWORD answer, const char *what)
+{
+    if (answer != 0)
+        fail_msg("expected the start of %s to return 0 (a packet will come); it returned %lu",
+                 what, (unsigned long)answer);
+}
+
 static void receives_that_fail_at_once_each_come_back_once_with_their_error(void **state)
 {
     (void)state;
@@ -96,17 +151,20 @@ static void receives_that_fail_at_once_each_come_back_once_with_their_error(void
     enum { N = 3 };
     SOCKET peers[N];
     outcome outcomes[N];
-    memset(outcomes, 0, sizeof outcomes);
     for (int i = 0; i < N; i++) {
-        async_socket *s = connected_socket(&peers[i], 4096);
+        async_socket *s = keyed_socket(&peers[i], &outcomes[i], true);
         assert_int_equal(shutdown(s->handle, SD_RECEIVE), 0);
-        outcomes[i].overlapped = &s->in->overlapped;
-        routed_receive(s, test_port, 16); /* fails at once with WSAESHUTDOWN */
+        expect_started(routed_receive(s, test_port, outcomes[i].key, 16), /* WSAESHUTDOWN */
+                       "a receive that failed at once, whose packet was posted");
         assert_still_in_progress(s->in, "a receive that failed at once");
     }
+    if (fault_plan_calls("post") != N)
+        fail_msg("expected each of the %d failed receives to post its packet through "
+                 "routed_post (routed_start.h); routed_post was called %ld time(s)", N,
+                 fault_plan_calls("post"));
     handle_packets(outcomes, N, "receives that failed at once");
     for (int i = 0; i < N; i++) {
-        tk_assert_error(outcomes[i].error, WSAESHUTDOWN);
+        assert_failure_packet(&outcomes[i], WSAESHUTDOWN, "a receive that failed at once");
         closesocket(peers[i]);
     }
     assert_nothing_left(before); /* the handler disposed each socket */
@@ -116,29 +174,40 @@ static void a_send_that_fails_at_once_comes_back_once_with_wsaeconnreset(void **
 {
     (void)state;
     registry_totals before = totals();
-    async_socket *s = connection_reset_by_peer(); /* the reset has arrived */
-    outcome o = {&s->out->overlapped, 0, 0, 0};
-    routed_send(s, test_port, 1); /* fails at once with WSAECONNRESET */
+    SOCKET peer;
+    outcome o;
+    async_socket *s = keyed_socket(&peer, &o, false);
+    net_hard_reset(peer);
+    tk_wait_readable(s->handle, TK_PROMPT_MS); /* the reset has arrived */
+    DWORD length = (DWORD)ck_random(1, 4096);
+    expect_started(routed_send(s, test_port, o.key, length), /* WSAECONNRESET */
+                   "a send that failed at once, whose packet was posted");
     assert_still_in_progress(s->out, "a send that failed at once");
     handle_packets(&o, 1, "a send that failed at once");
-    tk_assert_error(o.error, WSAECONNRESET);
+    assert_failure_packet(&o, WSAECONNRESET, "a send that failed at once");
     assert_nothing_left(before);
 }
 
-/* The incident's failure, through the step's seam (Wine cannot be made to return it). */
-static void the_incidents_wsaeconnreset_comes_back_once_through_the_port(void **state)
+/* Errors of the incident's kind, through the step's seam (the fault plan's "receive" rule:
+ * Wine cannot be made to return most of them). */
+static void any_immediate_failure_comes_back_once_through_the_port(void **state)
 {
     (void)state;
+    static const DWORD errors[] = {WSAECONNRESET, WSAECONNABORTED, WSAENETRESET, WSAENOBUFS};
+    DWORD planned = errors[ck_random(0, 3)];
+    char plan[64], why[128];
+    snprintf(plan, sizeof plan, "receive#1=fail:%lu", (unsigned long)planned);
+    assert_true(fault_plan_set(plan, why, sizeof why));
     registry_totals before = totals();
     SOCKET peer;
-    async_socket *s = connected_socket(&peer, 4096);
-    winsock.receive = receive_fails_with_wsaeconnreset;
-    outcome o = {&s->in->overlapped, 0, 0, 0};
-    routed_receive(s, test_port, 16);
-    winsock_restore();
+    outcome o;
+    async_socket *s = keyed_socket(&peer, &o, true);
+    expect_started(routed_receive(s, test_port, o.key, 16),
+                   "a receive that failed at once, whose packet was posted");
     assert_still_in_progress(s->in, "a receive that failed at once");
     handle_packets(&o, 1, "a receive that failed at once");
-    tk_assert_error(o.error, WSAECONNRESET);
+    fault_plan_set(NULL, why, sizeof why);
+    assert_failure_packet(&o, planned, "a receive that failed at once");
     assert_nothing_left(before);
     closesocket(peer);
 }
@@ -150,10 +219,11 @@ static void a_socket_disposed_before_its_failure_packet_is_freed_by_that_packet(
     (void)state;
     registry_totals before = totals();
     SOCKET peer;
-    async_socket *s = connected_socket(&peer, 4096);
+    outcome o;
+    async_socket *s = keyed_socket(&peer, &o, true);
     assert_int_equal(shutdown(s->handle, SD_RECEIVE), 0);
-    outcome o = {&s->in->overlapped, 0, 0, 0};
-    routed_receive(s, test_port, 16);
+    expect_started(routed_receive(s, test_port, o.key, 16),
+                   "a receive that failed at once, whose packet was posted");
     async_socket_dispose(s);
     if (totals().contexts - before.contexts != 1)
         fail_msg("expected dispose to leave the failed receive's context alive until its "
@@ -164,18 +234,80 @@ static void a_socket_disposed_before_its_failure_packet_is_freed_by_that_packet(
     closesocket(peer);
 }
 
+/* The system cannot queue the packet (the fault plan's "post" rule fails routed_post): no
+ * packet will come, so the start function must complete the context and say so, and its
+ * caller disposes the socket. Nothing may be left and no packet may come. */
+static void a_failure_whose_packet_cannot_be_posted_is_returned_to_the_caller(void **state)
+{
+    (void)state;
+    static const DWORD post_errors[] = {ERROR_NO_SYSTEM_RESOURCES, ERROR_NOT_ENOUGH_MEMORY,
+                                        ERROR_INVALID_HANDLE};
+    DWORD post_error = post_errors[ck_random(0, 2)];
+    for (int receive = 0; receive <= 1; receive++) {
+        const char *what = receive ? "a receive" : "a send";
+        char plan[64], why[128];
+        snprintf(plan, sizeof plan, "post#*=fail:%lu", (unsigned long)post_error);
+        assert_true(fault_plan_set(plan, why, sizeof why));
+        registry_totals before = totals();
+        SOCKET peer;
+        outcome o;
+        async_socket *s = keyed_socket(&peer, &o, receive != 0);
+        DWORD expected;
+        DWORD answer;
+        if (receive) {
+            assert_int_equal(shutdown(s->handle, SD_RECEIVE), 0);
+            expected = WSAESHUTDOWN;
+            answer = routed_receive(s, test_port, o.key, 16);
+        } else {
+            net_hard_reset(peer);
+            tk_wait_readable(s->handle, TK_PROMPT_MS);
+            expected = WSAECONNRESET;
+            answer = routed_send(s, test_port, o.key, 1);
+        }
+        long fired = fault_plan_fired("post");
+        fault_plan_set(NULL, why, sizeof why);
+        if (fired != 1)
+            fail_msg("expected %s that failed at once to post its packet through routed_post "
+                     "once (routed_start.h); routed_post failed %ld call(s)", what, fired);
+        if (answer != expected && answer != post_error)
+            fail_msg("%s failed at once (%lu) and its packet could not be posted (%lu): no "
+                     "packet will ever come, so the start must return an error for its caller "
+                     "to dispose the socket; it returned %lu, and the error is lost",
+                     what, (unsigned long)expected, (unsigned long)post_error,
+                     (unsigned long)answer);
+        io_context *context = receive ? s->in : s->out;
+        if (context_state(context) & CONTEXT_IN_PROGRESS)
+            fail_msg("%s's packet could not be posted, and its context still read \"in "
+                     "progress\": dispose would leave it to a packet that will never come",
+                     what);
+        async_socket_dispose(s); /* the caller's part, after an error */
+        handle_packets(&o, 0, "an operation whose packet could not be posted");
+        assert_nothing_left(before);
+        closesocket(peer);
+    }
+}
+
 static void a_receive_that_succeeds_at_once_comes_back_once_not_twice(void **state)
 {
     (void)state;
     registry_totals before = totals();
     SOCKET peer;
-    async_socket *s = connected_socket_with_data(&peer, "abc"); /* there before the call */
-    outcome o = {&s->in->overlapped, 0, 0, 0};
-    routed_receive(s, test_port, 16);
+    outcome o;
+    async_socket *s = keyed_socket(&peer, &o, true);
+    char data[16];
+    int length = ck_random(1, (int)sizeof data);
+    for (int i = 0; i < length; i++)
+        data[i] = (char)ck_random('a', 'z');
+    assert_true(net_send_all(peer, data, length));
+    tk_wait_readable(s->handle, TK_PROMPT_MS); /* there before the call */
+    expect_started(routed_receive(s, test_port, o.key, 16), "a receive that succeeded at once");
     handle_packets(&o, 1, "a receive that succeeded at once");
     assert_int_equal(o.error, 0);
-    assert_int_equal(o.bytes, 3);
-    assert_memory_equal(s->in->buffer, "abc", 3);
+    assert_int_equal(o.bytes, length);
+    assert_memory_equal(s->in->buffer, data, length);
+    if (fault_plan_calls("post") != 0)
+        fail_msg("expected no posted packet for a receive that succeeded at once (the kernel "
+                 "queues its packet); routed_post was called");
     async_socket_dispose(s); /* the server's own decision: nothing is in flight */
     assert_nothing_left(before);
     closesocket(peer);
@@ -186,9 +318,9 @@ static void a_receive_that_waits_comes_back_once_when_the_data_arrives(void **st
     (void)state;
     registry_totals before = totals();
     SOCKET peer;
-    async_socket *s = connected_socket(&peer, 4096);
-    outcome o = {&s->in->overlapped, 0, 0, 0};
-    routed_receive(s, test_port, 16);
+    outcome o;
+    async_socket *s = keyed_socket(&peer, &o, true);
+    expect_started(routed_receive(s, test_port, o.key, 16), "a pending receive");
     assert_still_in_progress(s->in, "a pending receive");
     assert_true(net_send_all(peer, "hello", 5));
     handle_packets(&o, 1, "a receive that waited");
@@ -199,16 +331,25 @@ static void a_receive_that_waits_comes_back_once_when_the_data_arrives(void **st
     closesocket(peer);
 }
 
-/* One port per test: a packet a failed test left behind cannot reach the next test. */
-#define ON_ITS_OWN_PORT(test) cmocka_unit_test_setup_teardown(test, test_port_open, test_port_close)
+/* One port per test, and no fault plan: a packet or a rule a failed test left behind cannot
+ * reach the next test. */
+static int fresh_port(void **state)
+{
+    char why[128];
+    fault_plan_set(NULL, why, sizeof why);
+    return test_port_open(state);
+}
+#define ON_ITS_OWN_PORT(test) cmocka_unit_test_setup_teardown(test, fresh_port, test_port_close)
 
 int main(void)
 {
+    ck_seed();
     const struct CMUnitTest tests[] = {
         ON_ITS_OWN_PORT(receives_that_fail_at_once_each_come_back_once_with_their_error),
         ON_ITS_OWN_PORT(a_send_that_fails_at_once_comes_back_once_with_wsaeconnreset),
-        ON_ITS_OWN_PORT(the_incidents_wsaeconnreset_comes_back_once_through_the_port),
+        ON_ITS_OWN_PORT(any_immediate_failure_comes_back_once_through_the_port),
         ON_ITS_OWN_PORT(a_socket_disposed_before_its_failure_packet_is_freed_by_that_packet),
+        ON_ITS_OWN_PORT(a_failure_whose_packet_cannot_be_posted_is_returned_to_the_caller),
         ON_ITS_OWN_PORT(a_receive_that_succeeds_at_once_comes_back_once_not_twice),
         ON_ITS_OWN_PORT(a_receive_that_waits_comes_back_once_when_the_data_arrives),
     };
