@@ -354,13 +354,16 @@ static DWORD WINAPI worker(void *argument)
 
 /* ---- the idle timeout ---------------------------------------------------------------- */
 
-static bool waits_too_long(server *srv, async_socket *s, ULONGLONG now)
+/* Called with the socket's lock held. The clock is read here, under the lock, and not once
+ * per sweep: a receive started after an earlier reading would have started "in the future",
+ * and the unsigned difference would wrap round to an age of centuries. */
+static bool waits_too_long(server *srv, async_socket *s)
 {
     if (async_socket_is_disposed(s))
         return false;
     io_context *in = s->in;
     return in->operation == OP_RECEIVE && (context_state(in) & CONTEXT_IN_PROGRESS) &&
-           now - in->started_ms > (ULONGLONG)srv->config.idle_ms;
+           GetTickCount64() - in->started_ms > (ULONGLONG)srv->config.idle_ms;
 }
 
 /* This is the path where dispose meets a receive the kernel still holds: the context is
@@ -370,11 +373,10 @@ static void close_idle_connections(server *srv)
 {
     long length = 0;
     async_socket **all = list_snapshot(srv, &length);
-    ULONGLONG now = GetTickCount64();
     for (long i = 0; i < length; i++) {
         async_socket *s = all[i];
         async_socket_lock(s);
-        if (waits_too_long(srv, s, now)) {
+        if (waits_too_long(srv, s)) {
             count(&srv->counters.idle_timeouts);
             close_connection(srv, s);
         }

@@ -357,6 +357,59 @@ static void an_idle_connection_is_closed_and_its_aborted_receive_freed(void **st
     assert_int_equal(after.sockets, before.sockets);
 }
 
+/* A connection that keeps talking is never idle, however short the timeout and however
+ * often the sweeper looks: each client below exchanges frames on one connection without a
+ * pause, for many sweeps of a 300 ms timeout. */
+typedef struct busy_client {
+    unsigned short port;
+    DWORD for_ms;
+    long frames;
+    bool broken;
+} busy_client;
+
+static DWORD WINAPI talk_without_pause(void *argument)
+{
+    busy_client *b = argument;
+    SOCKET s = net_connect_loopback(b->port);
+    unsigned char frame[4 + 64], reply[sizeof frame];
+    net_put_frame_length(frame, 64);
+    tk_fill_pattern(frame + 4, 64, 7);
+    ULONGLONG until = GetTickCount64() + b->for_ms;
+    b->broken = s == INVALID_SOCKET || !net_set_recv_timeout(s, TK_PROMPT_MS);
+    while (!b->broken && GetTickCount64() < until) {
+        b->broken = !net_send_all(s, frame, sizeof frame) ||
+                    !net_recv_all(s, reply, sizeof reply) ||
+                    memcmp(reply, frame, sizeof frame) != 0;
+        b->frames += !b->broken;
+    }
+    if (s != INVALID_SOCKET)
+        closesocket(s);
+    return 0;
+}
+
+static void a_connection_that_keeps_talking_is_never_closed_as_idle(void **state)
+{
+    (void)state;
+    enum { CLIENTS = 8, IDLE_MS = 300, TALK_MS = 2000 };
+    server *srv = start(IDLE_MS, 4096); /* the sweeper looks every 76 ms */
+    busy_client clients[CLIENTS];
+    HANDLE threads[CLIENTS];
+    for (int i = 0; i < CLIENTS; i++) {
+        clients[i] = (busy_client){server_port(srv), TALK_MS, 0, false};
+        threads[i] = CreateThread(NULL, 0, talk_without_pause, &clients[i], 0, NULL);
+        assert_non_null(threads[i]);
+    }
+    tk_assert_wait(WaitForMultipleObjects(CLIENTS, threads, TRUE, TALK_MS + 2 * TK_PROMPT_MS),
+                   WAIT_OBJECT_0);
+    for (int i = 0; i < CLIENTS; i++) {
+        CloseHandle(threads[i]);
+        assert_false(clients[i].broken); /* closed under it, or answered wrong */
+        assert_true(clients[i].frames > 0);
+    }
+    assert_int_equal(counters_of(srv).idle_timeouts, 0);
+    server_stop(srv, NULL);
+}
+
 static void garbage_http_and_idle_clients_are_survived_and_counted(void **state)
 {
     (void)state;
@@ -459,6 +512,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(a_frame_exactly_filling_the_buffer_is_answered),
         cmocka_unit_test(a_length_over_max_frame_is_refused),
         cmocka_unit_test(an_idle_connection_is_closed_and_its_aborted_receive_freed),
+        cmocka_unit_test(a_connection_that_keeps_talking_is_never_closed_as_idle),
         cmocka_unit_test(garbage_http_and_idle_clients_are_survived_and_counted),
     };
 #if LEAK_FIXED
