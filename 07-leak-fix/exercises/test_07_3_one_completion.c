@@ -79,6 +79,10 @@ static void a_receive_that_finishes_at_once_brings_exactly_one_packet(void **sta
             fail_msg("expected quick_receive_start to start the receive (0); it returned %lu",
                      (unsigned long)error);
         counted n = count_packets(c.port, &op, 1);
+        if (n.packets == 0)
+            fail_msg("expected exactly one completion packet for one receive that finished at "
+                     "once, which reported it had started; none came within %d ms, so no "
+                     "handler would ever hear of it", TK_PROMPT_MS);
         if (n.packets != 1)
             fail_msg("expected exactly one completion packet for one receive that finished "
                      "at once; %d came (with %lu and %lu bytes). A handler would complete it "
