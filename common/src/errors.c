@@ -34,6 +34,7 @@ static const named_code known_codes[] = {
     {WAIT_IO_COMPLETION, "WAIT_IO_COMPLETION"},
     {WSAEINTR, "WSAEINTR"},
     {WSAEWOULDBLOCK, "WSAEWOULDBLOCK"},
+    {WSAEFAULT, "WSAEFAULT"},
     {WSAEINVAL, "WSAEINVAL"},
     {WSAENOTSOCK, "WSAENOTSOCK"},
     {WSAEADDRINUSE, "WSAEADDRINUSE"},
@@ -44,6 +45,7 @@ static const named_code known_codes[] = {
     {WSAETIMEDOUT, "WSAETIMEDOUT"},
     {WSAECONNREFUSED, "WSAECONNREFUSED"},
     {WSAENOBUFS, "WSAENOBUFS"},
+    {WSAENETDOWN, "WSAENETDOWN"},
 };
 
 const char *error_name(DWORD code, char *buf, size_t size)
