@@ -42,10 +42,10 @@ typedef struct io_context {
     WSABUF wsabuf;
     char *buffer;
     DWORD capacity;
-    ULONGLONG created_ms;
-    ULONGLONG started_ms;  /* when the current operation started */
     ULONG seam_receives;   /* receives the outcome seam has made on it (the reset shim
                             * looks only at the first: see windows_resets_under_wine) */
+    ULONGLONG created_ms;
+    ULONGLONG started_ms;  /* when the current operation started */
     tracked node;
 } io_context;
 
