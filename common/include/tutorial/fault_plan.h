@@ -6,7 +6,9 @@
  *   OPERATION  a name the step's seam asks about: accept, receive, send, post (starting an
  *              operation), accept-done, receive-done, send-done (its completion packet),
  *              published, accepted (pause points of steps 06 and 07: just after a new
- *              socket joined the server's list; after an accept, before the first receive)
+ *              socket joined the server's list; after an accept, before the first receive),
+ *              cancel (step 08's CancelIoEx in one of its cases); an operation is any name
+ *              a seam asks for, and these are the ones the steps' seams use
  *   SELECTOR   #N the Nth call (from 1) | #N+ the Nth and every later one | %K every Kth
  *              call (K, 2K, ...) | #* every call
  *   OUTCOME    for a start:       now | pending | fail:ERROR | delay:MS
