@@ -133,6 +133,10 @@ int main(int argc, char **argv)
                                               (DWORD)timeout_ms, &reply);
     DWORD error = (DWORD)WSAGetLastError();
     fwrite(reply.data, 1, reply.length, stdout);
+    /* A --payload is text typed on a command line: end its echo with a newline, so the
+     * shell's prompt starts on a line of its own. What came from stdin stays byte-exact. */
+    if (payload != NULL && reply.length > 0 && reply.data[reply.length - 1] != '\n')
+        fputc('\n', stdout);
     fflush(stdout);
     client_buffer_free(&reply);
     if (payload == NULL)
