@@ -2,6 +2,7 @@
 
 #include <string.h>
 
+#include "case_kit.h"
 #include "tutorial/testkit.h"
 
 HANDLE case_overlapped_file(const char *content, DWORD access)
@@ -19,4 +20,15 @@ HANDLE case_overlapped_file(const char *content, DWORD access)
                               FILE_FLAG_OVERLAPPED | FILE_FLAG_DELETE_ON_CLOSE, NULL);
     assert_true(file != INVALID_HANDLE_VALUE);
     return file;
+}
+
+HANDLE case_pair_on_port(SOCKET *client, SOCKET *server, case_port_tie tie)
+{
+    tk_socket_pair(client, server);
+    HANDLE tied = tie == PORT_WITH_SERVER ? (HANDLE)*server
+                  : tie == PORT_WITH_CLIENT ? (HANDLE)*client
+                                            : NULL;
+    HANDLE port = kit_port(tied, 1);
+    assert_non_null(port);
+    return port;
 }

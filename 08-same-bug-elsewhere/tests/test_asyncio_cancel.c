@@ -4,6 +4,7 @@
  * context, which the page heap stops) and as its revert left it (the packet frees it). */
 #include <string.h>
 
+#include "case_support.h"
 #include "asyncio_cancel.h"
 #include "case_kit.h"
 #include "tutorial/fault_plan.h"
@@ -39,9 +40,7 @@ static void a_dispose_with_nothing_started_frees_both_contexts(void **state)
 {
     (void)state;
     SOCKET client, server;
-    tk_socket_pair(&client, &server);
-    HANDLE port = kit_port(NULL, 0);
-    assert_non_null(port);
+    HANDLE port = case_pair_on_port(&client, &server, PORT_ALONE);
     long before = kit_live();
     plan("cancel#1=fail:1168");
 
@@ -63,9 +62,7 @@ static void a_dispose_with_a_receive_pending_leaves_it_to_its_packet(void **stat
 {
     (void)state;
     SOCKET client, server;
-    tk_socket_pair(&client, &server);
-    HANDLE port = kit_port(NULL, 0);
-    assert_non_null(port);
+    HANDLE port = case_pair_on_port(&client, &server, PORT_ALONE);
     long before = kit_live();
 
     aio_socket *s = aio_socket_new(port, server);

@@ -4,6 +4,7 @@
  * completing: a use-after-free, which the page heap stops) and with the fix (before). */
 #include <string.h>
 
+#include "case_support.h"
 #include "case_kit.h"
 #include "dotnet_saea.h"
 #include "tutorial/page_heap.h"
@@ -31,9 +32,7 @@ static void a_send_done_at_once_in_skip_mode_queues_no_packet(void **state)
 {
     (void)state;
     SOCKET client, server;
-    tk_socket_pair(&client, &server);
-    HANDLE port = kit_port((HANDLE)client, 1);
-    assert_non_null(port);
+    HANDLE port = case_pair_on_port(&client, &server, PORT_WITH_CLIENT);
     long before = kit_live();
 
     saea *e = saea_new(client);

@@ -4,6 +4,7 @@
  * all of it leaks) and with the fix (the failed head is freed at once, the next goes). */
 #include <string.h>
 
+#include "case_support.h"
 #include "case_kit.h"
 #include "edu_iocp_send.h"
 #include "tutorial/fault_plan.h"
@@ -20,9 +21,7 @@ static void a_send_that_fails_at_once_must_not_stall_the_queue(void **state)
 {
     (void)state;
     SOCKET client, server;
-    tk_socket_pair(&client, &server);
-    HANDLE port = kit_port(NULL, 0);
-    assert_non_null(port);
+    HANDLE port = case_pair_on_port(&client, &server, PORT_ALONE);
     long before = kit_live();
     char why[128];
     /* Windows may fail a send at once for want of buffers, and the connection lives on;
@@ -73,9 +72,7 @@ static void sends_that_start_go_out_in_order(void **state)
 {
     (void)state;
     SOCKET client, server;
-    tk_socket_pair(&client, &server);
-    HANDLE port = kit_port(NULL, 0);
-    assert_non_null(port);
+    HANDLE port = case_pair_on_port(&client, &server, PORT_ALONE);
     long before = kit_live();
 
     edu_client *c = edu_client_new(port, server);

@@ -5,6 +5,7 @@
  * Windows; Wine reads it as an orderly end, so the fault plan makes the receive fail. */
 #include <string.h>
 
+#include "case_support.h"
 #include "case_kit.h"
 #include "libuv_read_pending.h"
 #include "tutorial/fault_plan.h"
@@ -46,9 +47,7 @@ static void a_failed_read_restarted_in_its_callback_is_queued_once_only_when_fix
 {
     (void)state;
     SOCKET client, server;
-    tk_socket_pair(&client, &server);
-    HANDLE port = kit_port((HANDLE)server, 1);
-    assert_non_null(port);
+    HANDLE port = case_pair_on_port(&client, &server, PORT_WITH_SERVER);
     char why[128];
     /* The first receive is real; every later one fails at once, as after a reset. */
     assert_true(fault_plan_set("receive#2+=fail:WSAECONNRESET", why, sizeof why));

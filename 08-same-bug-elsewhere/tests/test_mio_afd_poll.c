@@ -1,6 +1,7 @@
 /* mio's selector: a poll submission takes a reference for the packet; when the submission
  * fails at once, no packet brings it back, so it must be dropped there. Built as it was
  * (the state of every socket whose poll failed leaks) and with the fix (none leaks). */
+#include "case_support.h"
 #include "case_kit.h"
 #include "mio_afd_poll.h"
 #include "tutorial/testkit.h"
@@ -15,9 +16,7 @@ static void a_poll_on_a_closed_socket_leaks_its_state_unless_fixed(void **state)
 {
     (void)state;
     SOCKET client, server;
-    tk_socket_pair(&client, &server);
-    HANDLE port = kit_port((HANDLE)server, 1);
-    assert_non_null(port);
+    HANDLE port = case_pair_on_port(&client, &server, PORT_WITH_SERVER);
     long before = kit_live();
 
     sock_state *st = sock_state_register(server);
@@ -39,9 +38,7 @@ static void a_poll_that_starts_gives_its_reference_back_in_both_builds(void **st
 {
     (void)state;
     SOCKET client, server;
-    tk_socket_pair(&client, &server);
-    HANDLE port = kit_port((HANDLE)server, 1);
-    assert_non_null(port);
+    HANDLE port = case_pair_on_port(&client, &server, PORT_WITH_SERVER);
     long before = kit_live();
 
     sock_state *st = sock_state_register(server);

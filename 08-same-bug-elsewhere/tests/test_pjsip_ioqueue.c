@@ -4,6 +4,7 @@
  * fix (the last packet, not the unregister, frees the key). */
 #include <string.h>
 
+#include "case_support.h"
 #include "case_kit.h"
 #include "pjsip_ioqueue.h"
 #include "tutorial/page_heap.h"
@@ -37,9 +38,7 @@ static void a_key_with_nothing_pending_is_freed_at_unregister(void **state)
 {
     (void)state;
     SOCKET client, server;
-    tk_socket_pair(&client, &server);
-    HANDLE port = kit_port(NULL, 0);
-    assert_non_null(port);
+    HANDLE port = case_pair_on_port(&client, &server, PORT_ALONE);
     long before = kit_live();
 
     pj_key *key = pj_key_register(port, server);
@@ -56,9 +55,7 @@ static void a_completed_receive_reaches_its_key_before_the_key_goes(void **state
 {
     (void)state;
     SOCKET client, server;
-    tk_socket_pair(&client, &server);
-    HANDLE port = kit_port(NULL, 0);
-    assert_non_null(port);
+    HANDLE port = case_pair_on_port(&client, &server, PORT_ALONE);
     long before = kit_live();
 
     pj_key *key = pj_key_register(port, server);

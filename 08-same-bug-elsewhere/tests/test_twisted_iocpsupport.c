@@ -1,6 +1,7 @@
 /* Twisted's iocpsupport: an OVERLAPPED whose call failed at once is never dequeued, so the
  * call that allocated it must free it. Built as it was (each failure leaks one) and with
  * the fix (none leaks). */
+#include "case_support.h"
 #include "case_kit.h"
 #include "twisted_iocpsupport.h"
 #include "tutorial/testkit.h"
@@ -17,9 +18,7 @@ static void failures_at_once_free_their_overlapped_only_when_fixed(void **state)
 {
     (void)state;
     SOCKET client, server;
-    tk_socket_pair(&client, &server);
-    HANDLE port = kit_port((HANDLE)server, 1);
-    assert_non_null(port);
+    HANDLE port = case_pair_on_port(&client, &server, PORT_WITH_SERVER);
     char bytes[16];
     WSABUF buffer = {sizeof bytes, bytes};
     long before = kit_live();
@@ -42,9 +41,7 @@ static void a_receive_that_starts_is_freed_by_the_reactor_in_both_builds(void **
 {
     (void)state;
     SOCKET client, server;
-    tk_socket_pair(&client, &server);
-    HANDLE port = kit_port((HANDLE)server, 1);
-    assert_non_null(port);
+    HANDLE port = case_pair_on_port(&client, &server, PORT_WITH_SERVER);
     char bytes[16];
     WSABUF buffer = {sizeof bytes, bytes};
     long before = kit_live();
