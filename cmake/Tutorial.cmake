@@ -64,7 +64,8 @@ endfunction()
 # tutorial_thorough(NAME ARGUMENT [TIMEOUT seconds])
 #   Runs the program of tutorial_test(NAME) once more, with ARGUMENT, as stepNN.NAME_thorough
 #   labelled thorough: the long part of a test file (its main() picks it by the argument).
-#   ./tutorial test runs thorough tests only with --thorough, as CI does.
+#   A plain ./tutorial test leaves them out; --thorough (as CI runs it) and a named step
+#   (./tutorial test 07) include them.
 function(tutorial_thorough name argument)
   cmake_parse_arguments(arg "" "TIMEOUT" "" ${ARGN})
   if(NOT arg_TIMEOUT)
