@@ -26,14 +26,11 @@ enum { MESSAGE = 512, MAX_CLIENTS = 160, MAX_TRACKED = 4096, HOLD_MS = 20, QUIET
 
 /* ---- watching the accepts ---------------------------------------------------------------- */
 
-typedef int(WSAAPI *wsaioctl_function)(SOCKET, DWORD, LPVOID, DWORD, LPVOID, DWORD, LPDWORD,
-                                       LPWSAOVERLAPPED, LPWSAOVERLAPPED_COMPLETION_ROUTINE);
 typedef BOOL(WINAPI *gqcs_function)(HANDLE, LPDWORD, PULONG_PTR, LPOVERLAPPED *, DWORD);
 typedef int(WSAAPI *setsockopt_function)(SOCKET, int, int, const char *, int);
-static wsaioctl_function real_wsaioctl;
 static gqcs_function real_gqcs;
 static setsockopt_function real_setsockopt;
-static LPFN_ACCEPTEX real_accept_ex;
+static tk_accept_ex_function real_accept_ex;
 
 typedef struct accepts_seen {
     SRWLOCK lock;
@@ -107,24 +104,6 @@ static BOOL WINAPI watching_accept_ex(SOCKET listener, SOCKET accepted, PVOID bu
     return done;
 }
 
-static int WSAAPI watching_wsaioctl(SOCKET s, DWORD code, LPVOID in, DWORD in_size, LPVOID out,
-                                    DWORD out_size, LPDWORD returned,
-                                    LPWSAOVERLAPPED overlapped,
-                                    LPWSAOVERLAPPED_COMPLETION_ROUTINE routine)
-{
-    int result = real_wsaioctl(s, code, in, in_size, out, out_size, returned, overlapped,
-                               routine);
-    GUID accept_ex = WSAID_ACCEPTEX;
-    if (result == 0 && code == SIO_GET_EXTENSION_FUNCTION_POINTER && in != NULL &&
-        in_size == sizeof accept_ex && memcmp(in, &accept_ex, sizeof accept_ex) == 0 &&
-        out != NULL && out_size >= sizeof(LPFN_ACCEPTEX)) {
-        memcpy(&real_accept_ex, out, sizeof real_accept_ex);
-        LPFN_ACCEPTEX watched = watching_accept_ex;
-        memcpy(out, &watched, sizeof watched);
-    }
-    return result;
-}
-
 static BOOL WINAPI watching_gqcs(HANDLE port, LPDWORD bytes, PULONG_PTR key,
                                  LPOVERLAPPED *overlapped, DWORD ms)
 {
@@ -146,13 +125,12 @@ static int WSAAPI watching_setsockopt(SOCKET s, int level, int name, const char 
 
 static int hook_up(void **state)
 {
-    real_wsaioctl =
-        (wsaioctl_function)tk_hook_import("WSAIoctl", (tk_function)watching_wsaioctl);
+    bool accept_ex_watched = tk_hook_accept_ex(watching_accept_ex, &real_accept_ex);
     real_gqcs = (gqcs_function)tk_hook_import("GetQueuedCompletionStatus",
                                               (tk_function)watching_gqcs);
     real_setsockopt =
         (setsockopt_function)tk_hook_import("setsockopt", (tk_function)watching_setsockopt);
-    if (real_wsaioctl == NULL || real_gqcs == NULL || real_setsockopt == NULL) {
+    if (!accept_ex_watched || real_gqcs == NULL || real_setsockopt == NULL) {
         print_error("could not watch WSAIoctl, GetQueuedCompletionStatus and setsockopt in "
                     "the checker's imports\n");
         return -1;

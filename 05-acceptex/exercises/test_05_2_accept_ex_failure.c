@@ -28,10 +28,7 @@ enum { NO_PACKET_MS = 300, MAX_POSTS = 12 };
 
 /* ---- the planned AcceptEx ---------------------------------------------------------- */
 
-typedef int(WSAAPI *wsaioctl_function)(SOCKET, DWORD, LPVOID, DWORD, LPVOID, DWORD, LPDWORD,
-                                       LPWSAOVERLAPPED, LPWSAOVERLAPPED_COMPLETION_ROUTINE);
-static wsaioctl_function real_wsaioctl;
-static LPFN_ACCEPTEX real_accept_ex;
+static tk_accept_ex_function real_accept_ex;
 
 /* What the planned AcceptEx did on each call, in order. */
 typedef enum { CALL_PENDING, CALL_DONE_AT_ONCE, CALL_FAILED_AT_ONCE } call_result;
@@ -72,28 +69,9 @@ static BOOL WINAPI planned_accept_ex(SOCKET listener, SOCKET accepted, PVOID buf
     return done;
 }
 
-static int WSAAPI planning_wsaioctl(SOCKET s, DWORD code, LPVOID in, DWORD in_size, LPVOID out,
-                                    DWORD out_size, LPDWORD returned, LPWSAOVERLAPPED overlapped,
-                                    LPWSAOVERLAPPED_COMPLETION_ROUTINE routine)
-{
-    int result = real_wsaioctl(s, code, in, in_size, out, out_size, returned, overlapped,
-                               routine);
-    GUID accept_ex = WSAID_ACCEPTEX;
-    if (result == 0 && code == SIO_GET_EXTENSION_FUNCTION_POINTER && in != NULL &&
-        in_size == sizeof accept_ex && memcmp(in, &accept_ex, sizeof accept_ex) == 0 &&
-        out != NULL && out_size >= sizeof(LPFN_ACCEPTEX)) {
-        memcpy(&real_accept_ex, out, sizeof real_accept_ex);
-        LPFN_ACCEPTEX planned = planned_accept_ex;
-        memcpy(out, &planned, sizeof planned);
-    }
-    return result;
-}
-
 static int hook_up(void **state)
 {
-    real_wsaioctl =
-        (wsaioctl_function)tk_hook_import("WSAIoctl", (tk_function)planning_wsaioctl);
-    if (real_wsaioctl == NULL) {
+    if (!tk_hook_accept_ex(planned_accept_ex, &real_accept_ex)) {
         print_error("could not watch WSAIoctl in the checker's imports (the acceptor must "
                     "ask WSAIoctl for AcceptEx, as the chapter does)\n");
         return -1;

@@ -1,6 +1,8 @@
 #include "tutorial/import_hook.h"
 
+#include <winsock2.h>
 #include <windows.h>
+#include <mswsock.h>
 
 #include <string.h>
 
@@ -43,4 +45,37 @@ tk_function tk_hook_import(const char *function, tk_function replacement)
         }
     }
     return original;
+}
+
+/* ---- AcceptEx, which a program looks up instead of importing --------------------------- */
+
+typedef int(WSAAPI *wsaioctl_function)(SOCKET, DWORD, LPVOID, DWORD, LPVOID, DWORD, LPDWORD,
+                                       LPWSAOVERLAPPED, LPWSAOVERLAPPED_COMPLETION_ROUTINE);
+static wsaioctl_function real_wsaioctl;
+static tk_accept_ex_function accept_ex_replacement;
+static tk_accept_ex_function *accept_ex_real;
+
+static int WSAAPI wsaioctl_handing_out_the_replacement(
+    SOCKET s, DWORD code, LPVOID in, DWORD in_size, LPVOID out, DWORD out_size,
+    LPDWORD returned, LPWSAOVERLAPPED overlapped, LPWSAOVERLAPPED_COMPLETION_ROUTINE routine)
+{
+    int result = real_wsaioctl(s, code, in, in_size, out, out_size, returned, overlapped,
+                               routine);
+    GUID accept_ex = WSAID_ACCEPTEX;
+    if (result == 0 && code == SIO_GET_EXTENSION_FUNCTION_POINTER && in != NULL &&
+        in_size == sizeof accept_ex && memcmp(in, &accept_ex, sizeof accept_ex) == 0 &&
+        out != NULL && out_size >= sizeof(tk_accept_ex_function)) {
+        memcpy(accept_ex_real, out, sizeof *accept_ex_real);
+        memcpy(out, &accept_ex_replacement, sizeof accept_ex_replacement);
+    }
+    return result;
+}
+
+bool tk_hook_accept_ex(tk_accept_ex_function replacement, tk_accept_ex_function *real)
+{
+    accept_ex_replacement = replacement;
+    accept_ex_real = real;
+    real_wsaioctl = (wsaioctl_function)tk_hook_import(
+        "WSAIoctl", (tk_function)wsaioctl_handing_out_the_replacement);
+    return real_wsaioctl != NULL;
 }

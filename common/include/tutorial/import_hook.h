@@ -9,6 +9,11 @@
 #ifndef TUTORIAL_IMPORT_HOOK_H
 #define TUTORIAL_IMPORT_HOOK_H
 
+#include <winsock2.h>
+#include <windows.h>
+
+#include <stdbool.h>
+
 /* Points every import of the function named `function` (from any DLL) in this program's
  * import table at replacement. Returns what the table held before (the real function, to
  * call from the replacement), or NULL when the program does not import that function.
@@ -16,5 +21,14 @@
  * (hooking the same function again with the original puts it back). */
 typedef void (*tk_function)(void); /* any function: cast to and from the real type */
 tk_function tk_hook_import(const char *function, tk_function replacement);
+
+/* AcceptEx is not imported: a program asks WSAIoctl for its address
+ * (SIO_GET_EXTENSION_FUNCTION_POINTER with WSAID_ACCEPTEX). This hooks WSAIoctl so that the
+ * program gets `replacement` instead; the real AcceptEx goes to *real as the lookup is made,
+ * for the replacement to call. Returns false when the program does not import WSAIoctl.
+ * One replacement per program. */
+typedef BOOL(WINAPI *tk_accept_ex_function)(SOCKET, SOCKET, PVOID, DWORD, DWORD, DWORD,
+                                            LPDWORD, LPOVERLAPPED);
+bool tk_hook_accept_ex(tk_accept_ex_function replacement, tk_accept_ex_function *real);
 
 #endif
