@@ -117,14 +117,13 @@ def vary_of(marker):
 
 def parse_run_block(block, is_sh, marker, terminal, where):
     """The commands of one block; terminal is the one its first line runs in."""
-    vary_all, vary_words = vary_of(marker)
-    commands = []
+    commands, shown = [], []  # shown[i]: the lines the text shows commands[i] printing
     for line in block:
         if not is_sh:
             if not line.startswith("$ "):
                 if not commands:
                     raise Broken(f"{where}: a session block must begin with a '$ ' line")
-                commands[-1].expected.lines.append(line.rstrip())
+                shown[-1].append(line.rstrip())
                 continue
             line = line[2:]
         text, _, comment = line.partition(" #")
@@ -134,14 +133,13 @@ def parse_run_block(block, is_sh, marker, terminal, where):
         if named:
             terminal = int(named.group(1))
         times = 3 if "three times" in comment else 2 if "twice" in comment else 1
-        command = Command(text.strip(), terminal, times, is_sh, where)
+        commands.append(Command(text.strip(), terminal, times, is_sh, where))
         printed = PRINTS.search(comment)
-        command.expected = Expected([printed.group(1)] if printed else [], vary_all,
-                                    vary_words, where)
-        commands.append(command)
-    for command in commands:
-        command.expected = Expected(command.expected.lines, vary_all, vary_words, where)
-    return commands, terminal
+        shown.append([printed.group(1)] if printed else [])
+    vary_all, vary_words = vary_of(marker)
+    for command, lines in zip(commands, shown):
+        command.expected = Expected(lines, vary_all, vary_words, where)
+    return commands
 
 
 def shown_path(path):
@@ -168,7 +166,7 @@ def scenarios_in(paths):
                 block, is_sh = fenced_block(lines, number, where)
                 first = int(run.group("terminal") or
                             (scenario.commands[-1].terminal if scenario.commands else 1))
-                commands, _ = parse_run_block(block, is_sh, run, first, where)
+                commands = parse_run_block(block, is_sh, run, first, where)
                 if run.group("once"):
                     scenario.start_when[first] = (int(run.group("once")), run.group("text"))
                 scenario.commands += commands
