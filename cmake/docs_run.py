@@ -209,6 +209,7 @@ class Terminal:
     def __init__(self, number, commands, log_dir):
         self.number, self.commands, self.log_dir = number, commands, log_dir
         self.runs, self.process = [], None
+        self.lock, self.stopping = threading.Lock(), False  # stopping: told to end, as by Ctrl-C
         self.finished = threading.Event()
         self.failure = None
         self.thread = threading.Thread(target=self._run_all, daemon=True)
@@ -225,21 +226,24 @@ class Terminal:
     def _run(self, command):
         run = Run(command, self.log_dir, f"t{self.number}-{len(self.runs)}")
         self.runs.append(run)
-        with open(run.out, "wb") as out, open(run.err, "wb") as err:
+        with open(run.out, "wb") as out, open(run.err, "wb") as err, self.lock:
+            if self.stopping:
+                return False
             self.process = subprocess.Popen(
                 ["bash", "-c", command.text], cwd=ROOT, stdin=subprocess.DEVNULL,
                 stdout=out, stderr=err, start_new_session=True)
-            bound = (command.seconds() or 0) + COMMAND_BOUND_S
-            try:
-                self.process.wait(timeout=bound)
-            except subprocess.TimeoutExpired:
-                self.failure = f"`{command.text}` ran past {bound} s"
-                self.stop()
-                return False
+        bound = (command.seconds() or 0) + COMMAND_BOUND_S
+        try:
+            self.process.wait(timeout=bound)
+        except subprocess.TimeoutExpired:
+            self.failure = f"`{command.text}` ran past {bound} s"
+            self.stop()
+            return False
         status = self.process.returncode
-        if command.must_succeed and status not in (0, -signal.SIGINT):
+        ended_well = status == 0 or (self.stopping and status == -signal.SIGINT)
+        if command.must_succeed and not ended_well:
             self.failure = f"`{command.text}` ended with status {status}"
-        return True
+        return not self.stopping
 
     def start(self):
         self.thread.start()
@@ -255,7 +259,9 @@ class Terminal:
 
     def stop(self):
         """What Ctrl-C does in a reader's terminal: the whole process group is told to end."""
-        process = self.process
+        with self.lock:
+            self.stopping = True
+            process = self.process
         if process is None or process.poll() is not None:
             return
         for sig, grace in ((signal.SIGINT, 10), (signal.SIGTERM, 5), (signal.SIGKILL, 5)):
@@ -286,7 +292,10 @@ def run_scenario(scenario, log_dir):
     problems = []
     first = terminals[1]
     first.start()
-    if len(numbers) > 1 and not wait_until(
+    if len(numbers) == 1:  # no server waiting for clients: its commands run to their end
+        first.thread.join()
+        return terminals, [f"terminal 1: {first.failure}"] if first.failure else []
+    if not wait_until(
             lambda: first.has_printed("listening on ") or first.finished.is_set(), START_BOUND_S):
         problems.append(f"terminal 1 printed no 'listening on' line in {START_BOUND_S} s")
     for previous, number in zip(numbers, numbers[1:]):

@@ -70,6 +70,18 @@ problems, took = problems_of(two_terminals)
 expect(not problems, "terminal 2 runs once terminal 1 listens, and its `prints:` is checked")
 expect(took < 30, f"terminal 1, with no --seconds, is stopped as Ctrl-C would ({took:.0f} s)")
 
+problems, _ = problems_of(session("sleep 2; echo done", "done"))
+expect(not problems, "a scenario of one terminal runs its command to the end, however long it takes")
+
+problems, took = problems_of("""<!-- run: s -->
+```sh
+echo 'listening on 127.0.0.1:1'; sleep 100   # terminal 1
+kill -INT $$                                 # terminal 2: ended by a Ctrl-C nobody asked for
+```
+""")
+expect(len(problems) == 1 and "terminal 2" in problems[0],
+       "a command that ends on a signal the check did not send fails")
+
 failing = "<!-- run: s -->\n```sh\nfalse\n```\n"
 problems, _ = problems_of(failing)
 expect(len(problems) == 1 and "status 1" in problems[0], "a command of a sh block must succeed")
