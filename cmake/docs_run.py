@@ -27,7 +27,8 @@ error stream: each keeps its own order; other lines may come between; a line `..
 for lines left out). A number must be the same, unless the word right before it (`resets`
 in `resets=218`) or right after it (`ms` in `5 ms`) is one of the words after `vary:`, or
 the marker says `vary` alone: such a number is one a run measures, and any number matches.
-A comment `# prints: TEXT` (or `prints TEXT`) expects the line TEXT.
+A comment `# prints: TEXT` (or `prints TEXT`) expects the line TEXT, and `# exits with
+status N` that status.
 
 How a scenario runs:
 - A command's comment names its terminal (`# terminal 2`); a line without one stays in the
@@ -39,7 +40,7 @@ How a scenario runs:
 - When the other terminals are done, terminal 1 gets until its `--seconds` are up (and a
   margin); a command there without `--seconds` is stopped, as a reader's Ctrl-C would.
 - A command of a `sh` block must succeed; a session's command may fail, as a usage error
-  shown in the text does: what it prints is compared.
+  shown in the text does: what it prints is compared, and its status where a comment names it.
 
 Usage: docs_run.py [--list] [NAME...]   (exit 1 on any difference, 2 on a broken marker)
 """
@@ -86,6 +87,7 @@ class Command:
         self.text, self.terminal, self.times = text, terminal, times
         self.must_succeed, self.where = must_succeed, where
         self.expected = None
+        self.status = None  # the exit status a comment `# exits with status N` asks for
 
     def seconds(self):
         words = shlex.split(self.text, comments=True)
@@ -134,6 +136,9 @@ def parse_run_block(block, is_sh, marker, terminal, where):
             terminal = int(named.group(1))
         times = 3 if "three times" in comment else 2 if "twice" in comment else 1
         commands.append(Command(text.strip(), terminal, times, is_sh, where))
+        asked = re.search(r"exits with status (\d+)", comment)
+        if asked:
+            commands[-1].status = int(asked.group(1))
         printed = PRINTS.search(comment)
         shown.append([printed.group(1)] if printed else [])
     vary_all, vary_words = vary_of(marker)
@@ -241,7 +246,9 @@ class Terminal:
             return False
         status = self.process.returncode
         ended_well = status == 0 or (self.stopping and status == -signal.SIGINT)
-        if command.must_succeed and not ended_well:
+        if command.status is not None and status != command.status:
+            self.failure = f"`{command.text}` ended with status {status}, not {command.status}"
+        elif command.status is None and command.must_succeed and not ended_well:
             self.failure = f"`{command.text}` ended with status {status}"
         return not self.stopping
 

@@ -82,6 +82,11 @@ kill -INT $$                                 # terminal 2: ended by a Ctrl-C nob
 expect(len(problems) == 1 and "terminal 2" in problems[0],
        "a command that ends on a signal the check did not send fails")
 
+problems, _ = problems_of(session("exit 2   # exits with status 2", ""))
+expect(not problems, "a command ends with the status its comment names")
+problems, _ = problems_of(session("exit 1   # exits with status 2", ""))
+expect(len(problems) == 1 and "not 2" in problems[0], "another status fails")
+
 failing = "<!-- run: s -->\n```sh\nfalse\n```\n"
 problems, _ = problems_of(failing)
 expect(len(problems) == 1 and "status 1" in problems[0], "a command of a sh block must succeed")
