@@ -111,24 +111,40 @@ static void eight_clients_get_a_mebibyte_each_back_byte_exact(void **state)
     assert_int_equal(final.clients, 0);
 }
 
-/* The server accepts on its own thread, and nothing outside it can be awaited for that, so
- * this watches its counter, with a bound. */
-typedef struct accepted_wait {
-    server *srv;
-    long count;
-} accepted_wait;
+/* The server counts on its own thread, and some of what it counts cannot be awaited from
+ * outside: a client's accept, or the routine that runs a moment after its echo has reached
+ * the client. These watch one of its counters, with a bound. */
+typedef long (*counter_reader)(const server_counters *now);
 
-static bool has_accepted(void *argument)
+static long accepted_of(const server_counters *now)
 {
-    const accepted_wait *w = argument;
-    return server_counters_now(w->srv).accepted >= w->count;
+    return now->accepted;
 }
 
-static void wait_until_accepted(server *srv, long count)
+static long routines_run_of(const server_counters *now)
 {
-    accepted_wait w = {srv, count};
-    tk_wait_until(has_accepted, &w, TK_PROMPT_MS);
-    assert_int_equal(server_counters_now(srv).accepted, count);
+    return now->routines_run;
+}
+
+typedef struct counter_wait {
+    server *srv;
+    counter_reader read;
+    long count;
+} counter_wait;
+
+static bool counter_reached(void *argument)
+{
+    const counter_wait *w = argument;
+    server_counters now = server_counters_now(w->srv);
+    return w->read(&now) >= w->count;
+}
+
+static void wait_for_counter(server *srv, counter_reader read, long count)
+{
+    counter_wait w = {srv, read, count};
+    tk_wait_until(counter_reached, &w, TK_PROMPT_MS);
+    server_counters now = server_counters_now(srv);
+    assert_int_equal(read(&now), count);
 }
 
 static void a_client_that_resets_mid_echo_does_not_disturb_the_others(void **state)
@@ -142,7 +158,7 @@ static void a_client_that_resets_mid_echo_does_not_disturb_the_others(void **sta
         /* Reset only once the server holds the connection: a reset still in the backlog
          * would be a different case: on Windows accept() then fails with WSAECONNRESET
          * (Microsoft's page on accept). */
-        wait_until_accepted(srv, i + 2);
+        wait_for_counter(srv, accepted_of, i + 2);
         unsigned char data[1000];
         tk_fill_pattern(data, sizeof data, 7);
         assert_true(net_send_all(rude, data, sizeof data));
@@ -156,27 +172,6 @@ static void a_client_that_resets_mid_echo_does_not_disturb_the_others(void **sta
     assert_int_equal(final.clients, 0);
 }
 
-/* The echo can reach the client a moment before the server's thread has run the send's
- * routine (which posts the next receive). Nothing outside the server can be awaited for
- * that, so this watches the counter, with a bound. */
-typedef struct routines_wait {
-    server *srv;
-    long count;
-} routines_wait;
-
-static bool routines_have_run(void *argument)
-{
-    const routines_wait *w = argument;
-    return server_counters_now(w->srv).routines_run >= w->count;
-}
-
-static void wait_for_routines(server *srv, long count)
-{
-    routines_wait w = {srv, count};
-    tk_wait_until(routines_have_run, &w, TK_PROMPT_MS);
-    assert_int_equal(server_counters_now(srv).routines_run, count);
-}
-
 /* The stop APC ends the loop; each cancelled receive's routine frees its client. */
 static void stopping_with_idle_clients_runs_each_cancelled_routine_and_frees_it(void **state)
 {
@@ -188,7 +183,9 @@ static void stopping_with_idle_clients_runs_each_cancelled_routine_and_frees_it(
         idle[i] = connect_client(srv);
         echo_once(idle[i], (unsigned)i, 10);
     }
-    wait_for_routines(srv, 2 * count); /* received, sent: now a receive is pending */
+    /* received, sent: now a receive is pending (the echo can reach the client a moment
+     * before the send's routine has run and posted it) */
+    wait_for_counter(srv, routines_run_of, 2 * count);
     long routines_before = 2 * count;
     server_counters final;
     server_stop(srv, &final);
