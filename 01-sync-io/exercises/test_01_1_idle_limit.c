@@ -97,7 +97,7 @@ static void expect_asleep(const ck_quiet *quiet, const char *who)
     if (!ck_quiet_is_asleep(quiet))
         fail_msg("expected %s to sleep in recv while the client is silent, until bytes come "
                  "or the limit passes; in a quiet %lu ms the server's threads used %.0f ms "
-                 "of CPU and made %ld short sleeps or timed waits. A thread that "
+                 "of CPU and made %ld short sleeps or short timed waits. A thread that "
                  "wakes up to look at the clock is polling: let a blocking call with a "
                  "timeout do the waiting",
                  who, (unsigned long)quiet->ms, quiet->cpu_ms, quiet->naps);

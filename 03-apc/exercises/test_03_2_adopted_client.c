@@ -183,7 +183,7 @@ static void many_adopted_sockets_are_served_by_one_worker_thread_that_sleeps_bet
     if (!ck_quiet_is_asleep(&quiet))
         fail_msg("expected the worker's thread to sleep in its alertable wait while its %d "
                  "clients are idle, until a routine or an APC has work for it; in a quiet %lu "
-                 "ms it used %.0f ms of CPU and made %ld short sleeps or timed waits. A "
+                 "ms it used %.0f ms of CPU and made %ld short sleeps or short timed waits. A "
                  "thread that wakes up to look for work is polling: QueueUserAPC wakes an "
                  "alertable wait when there is work",
                  count, (unsigned long)quiet.ms, quiet.cpu_ms, quiet.naps);

@@ -89,7 +89,7 @@ static volatile LONG watcher; /* the thread that watches: its own sleep is no na
 
 static void count_nap(DWORD timeout_ms)
 {
-    if (timeout_ms != 0 && timeout_ms != INFINITE &&
+    if (timeout_ms != 0 && timeout_ms < CK_NAP_UNDER_MS &&
         GetCurrentThreadId() != (DWORD)InterlockedCompareExchange(&watcher, 0, 0))
         InterlockedIncrement(&naps);
 }
@@ -202,6 +202,7 @@ ck_quiet ck_watch_quiet(const ck_threads *set, DWORD quiet_ms)
     LONG naps_before = InterlockedCompareExchange(&naps, 0, 0);
     ck_quiet quiet;
     quiet.ms = quiet_ms;
+    quiet.threads = set->count;
     quiet.cpu_ms = ck_cpu_ms_over(set, quiet_ms);
     quiet.naps = InterlockedCompareExchange(&naps, 0, 0) - naps_before;
     InterlockedExchange(&watcher, 0);
@@ -210,7 +211,8 @@ ck_quiet ck_watch_quiet(const ck_threads *set, DWORD quiet_ms)
 
 bool ck_quiet_is_asleep(const ck_quiet *quiet)
 {
-    return quiet->cpu_ms < 10.0 && quiet->naps * 1000 < 5 * (long)quiet->ms;
+    int threads = quiet->threads > 1 ? quiet->threads : 1;
+    return quiet->cpu_ms < 10.0 * threads && quiet->naps * 1000 < 5 * (long)quiet->ms;
 }
 
 /* ---- CPU time ------------------------------------------------------------------------ */

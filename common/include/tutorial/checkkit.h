@@ -42,14 +42,18 @@ double ck_cpu_ms_over(const ck_threads *set, DWORD quiet_ms);
 
 /* From now on, count every "nap": a call this program's code makes to Sleep, SleepEx, a
  * WaitFor... function, WSAWaitForMultipleEvents, SleepConditionVariableCS or select with a
- * timeout that is neither 0 (a look) nor INFINITE (a real wait). A thread that polls naps
- * hundreds of times a second; one that waits for what it needs does not nap at all. Call
- * it once, before the code under test starts its threads (tutorial/import_hook.h). */
+ * timeout above 0 (a look) and under CK_NAP_UNDER_MS. A thread that polls naps hundreds of
+ * times a second; one that waits for what it needs does not nap at all. A longer timeout is
+ * a safety net, not a poll: steps 02 and 03 wait at most 100 ms for an FD_ACCEPT that Wine 8
+ * can lose. Call it once, before the code under test starts its threads
+ * (tutorial/import_hook.h). */
+enum { CK_NAP_UNDER_MS = 100 };
 void ck_count_naps(void);
 
 /* What some threads did over a quiet interval, while the calling thread slept. */
 typedef struct ck_quiet {
     DWORD ms;      /* the interval                                               */
+    int threads;   /* how many threads the set has                               */
     double cpu_ms; /* CPU time the threads of the set used in it                 */
     long naps;     /* naps made in it by every thread but the caller's (0 without
                     * ck_count_naps)                                            */
@@ -57,7 +61,10 @@ typedef struct ck_quiet {
 
 ck_quiet ck_watch_quiet(const ck_threads *set, DWORD quiet_ms);
 
-/* Asleep the whole time: under 10 ms of CPU and fewer than 5 naps a second. */
+/* Asleep the whole time: fewer than 5 naps a second, and under 10 ms of CPU per thread of
+ * the set. The clock counts in ticks (ck_cpu_ms_over): a thread that wakes a few times a
+ * second for a look, as a 100 ms timeout for Wine does, may cross one tick; a thread that
+ * polls crosses many. */
 bool ck_quiet_is_asleep(const ck_quiet *quiet);
 
 #endif
