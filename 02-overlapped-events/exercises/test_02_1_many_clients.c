@@ -70,10 +70,10 @@ static void expect_woken_at_once(double *first_echo_ms, int count, int max_clien
     if (three_in_four > LATE_MS)
         fail_msg("expected each client past the first 62 to be echoed as soon as it "
                  "connected; with max_clients %d, a quarter of their first echoes took "
-                 "%.0f ms or more. "
-                 "Its thread saw it only when its wait timed out: a thread's wait watches "
-                 "only the events it was given when it began, so a client given to a thread "
-                 "that is already waiting must wake that thread",
+                 "%.0f ms or more. Most likely their thread saw them only when its wait "
+                 "timed out: a thread's wait watches only the events it was given when it "
+                 "began, so a client given to a thread that is already waiting must wake "
+                 "that thread",
                  max_clients, three_in_four);
 }
 
