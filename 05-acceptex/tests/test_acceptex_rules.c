@@ -1,7 +1,7 @@
 /* The rules of AcceptEx that step 05's server rests on, shown on raw sockets: how to get
  * the function, when it completes (and the trap of receiving data inside it), what the
- * accepted socket needs afterwards, and what closing the listening socket does to the
- * accepts still waiting. */
+ * accepted socket needs afterwards, what closing the listening socket does to the
+ * accepts still waiting, and why a close can end a client's connection with a reset. */
 #include <winsock2.h> /* first: the Windows SDK's mswsock.h does not include it */
 #include <mswsock.h>
 #include <string.h>
@@ -297,6 +297,48 @@ static void closing_the_listener_aborts_every_pending_accept(void **state)
     tear_down(&f);
 }
 
+/* How a connection s was ended by its peer: true for a reset, false for an orderly end.
+ * Windows says so in the receive (it fails with WSAECONNRESET). Wine 8's receive reads 0
+ * bytes after a reset too, but its WSAPoll reports POLLERR for a reset and only POLLHUP
+ * for an orderly end (measured). */
+static bool ended_by_a_reset(SOCKET s)
+{
+    tk_wait_readable(s, TK_PROMPT_MS);
+    if (tk_under_wine()) {
+        WSAPOLLFD poll = {s, POLLRDNORM, 0};
+        assert_int_equal(WSAPoll(&poll, 1, 0), 1);
+        return (poll.revents & POLLERR) != 0;
+    }
+    char byte;
+    int received = recv(s, &byte, 1, 0);
+    if (received == SOCKET_ERROR)
+        tk_assert_error(WSAGetLastError(), WSAECONNRESET);
+    else
+        assert_int_equal(received, 0); /* no bytes were sent this way */
+    return received == SOCKET_ERROR;
+}
+
+/* Why a failed accept's socket can end its client's connection two ways (chapter 5's
+ * replay by hand). A close that finds received bytes nobody has read resets the connection
+ * instead of ending it in order: RFC 1122, section 4.2.2.13, says a TCP "SHOULD send a
+ * RST" then, and Windows' and Linux's TCP (so Wine's) do. */
+static void closing_a_socket_with_unread_bytes_resets_the_connection(void **state)
+{
+    (void)state;
+    SOCKET client, server;
+    tk_socket_pair(&client, &server);
+    assert_int_equal(send(client, "unread", 6, 0), 6);
+    tk_wait_readable(server, TK_PROMPT_MS); /* the bytes are there, and stay unread */
+    closesocket(server);
+    assert_true(ended_by_a_reset(client));
+    closesocket(client);
+
+    tk_socket_pair(&client, &server); /* the same close with nothing unread: an orderly end */
+    closesocket(server);
+    assert_false(ended_by_a_reset(client));
+    closesocket(client);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -308,6 +350,7 @@ int main(void)
         cmocka_unit_test(a_client_already_waiting_is_taken_by_the_next_accept),
         cmocka_unit_test(an_immediate_failure_of_accept_ex_is_false_not_socket_error),
         cmocka_unit_test(closing_the_listener_aborts_every_pending_accept),
+        cmocka_unit_test(closing_a_socket_with_unread_bytes_resets_the_connection),
     };
     return cmocka_run_group_tests_name("step05 acceptex rules", tests, tk_winsock_up,
                                        tk_winsock_down);
