@@ -62,8 +62,8 @@ static int hold_connections(unsigned short port, int count, int seconds)
             break;
         }
     }
-    printf("holding %d connections to 127.0.0.1:%u (Ctrl-C%s ends it)\n", opened, port,
-           seconds > 0 ? " or --seconds" : "");
+    printf("holding %d connection%s to 127.0.0.1:%u (Ctrl-C%s ends it)\n", opened,
+           opened == 1 ? "" : "s", port, seconds > 0 ? " or --seconds" : "");
     fflush(stdout);
     if (opened == count)
         stop_wait(seconds);
@@ -72,7 +72,8 @@ static int hold_connections(unsigned short port, int count, int seconds)
         ended += ended_by_server(held[i]);
         closesocket(held[i]);
     }
-    printf("closed %d connections; the server had closed %d of them first\n", opened, ended);
+    printf("closed %d connection%s; the server had closed %d first\n", opened,
+           opened == 1 ? "" : "s", ended);
     free(held);
     return opened == count ? 0 : 1;
 }
