@@ -82,8 +82,8 @@ static void a_fault_plan_replays_an_outcome_by_hand(void **state)
 
     /* The first client's accept comes back failed: the server closes the socket it made for
      * it, and the client reads the end of the connection, no echo. It sends nothing: bytes
-     * that reached that socket before the close would turn the close into a reset (seen
-     * under Wine), so a client that sends is closed or reset depending on timing. */
+     * that reached that socket before the close would turn the close into a reset (see
+     * step05.acceptex_rules), so a client that sends sees an end or a reset by timing. */
     SOCKET first = net_connect_loopback(port);
     assert_true(first != INVALID_SOCKET);
     assert_true(net_set_recv_timeout(first, TK_PROMPT_MS));
