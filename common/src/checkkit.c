@@ -212,7 +212,8 @@ ck_quiet ck_watch_quiet(const ck_threads *set, DWORD quiet_ms)
 bool ck_quiet_is_asleep(const ck_quiet *quiet)
 {
     int threads = quiet->threads > 1 ? quiet->threads : 1;
-    return quiet->cpu_ms < 10.0 * threads && quiet->naps * 1000 < 5 * (long)quiet->ms;
+    return quiet->cpu_ms < (double)CK_ASLEEP_CPU_MS * threads &&
+           quiet->naps * 1000 < 5 * (long)quiet->ms;
 }
 
 /* ---- CPU time ------------------------------------------------------------------------ */

@@ -36,8 +36,8 @@ bool ck_threads_contain(const ck_threads *list, DWORD id);
 /* The CPU time (user + kernel, in ms) that the threads of *set use over the next quiet_ms,
  * while the calling thread sleeps. A thread asleep in a wait uses none; one that wakes
  * every millisecond to look (Sleep(1), a zero timeout) uses some in every second. The
- * clock that counts it ticks in steps of 10 ms under Wine, 15.6 ms on Windows: less
- * than 10 ms over a second or more means "asleep the whole time". */
+ * clock that counts it ticks in steps of 10 ms under Wine, 15.6 ms on Windows, and a
+ * thread is charged a whole tick whenever its time crosses one, however little it used. */
 double ck_cpu_ms_over(const ck_threads *set, DWORD quiet_ms);
 
 /* From now on, count every "nap": a call this program's code makes to Sleep, SleepEx, a
@@ -61,10 +61,12 @@ typedef struct ck_quiet {
 
 ck_quiet ck_watch_quiet(const ck_threads *set, DWORD quiet_ms);
 
-/* Asleep the whole time: fewer than 5 naps a second, and under 10 ms of CPU per thread of
- * the set. The clock counts in ticks (ck_cpu_ms_over): a thread that wakes a few times a
- * second for a look, as a 100 ms timeout for Wine does, may cross one tick; a thread that
- * polls crosses many. */
+/* Asleep the whole time: fewer than 5 naps a second, and under CK_ASLEEP_CPU_MS of CPU
+ * per thread of the set. The clock counts in ticks (ck_cpu_ms_over): a thread that wakes
+ * a few times a second for a look, as a 100 ms timeout for Wine does, uses a millisecond
+ * or two but may be charged a tick for it; a thread that spins is charged hundreds of
+ * milliseconds. 32 ms is two ticks on Windows, three under Wine. */
+enum { CK_ASLEEP_CPU_MS = 32 };
 bool ck_quiet_is_asleep(const ck_quiet *quiet);
 
 #endif
