@@ -56,9 +56,10 @@ static int by_value(const void *a, const void *b)
 
 /* A thread that learns of a new client only when its wait times out (steps 02 and 03 wait
  * at most 100 ms, for Wine's sake) echoes it up to 100 ms late; one that is woken echoes
- * it in a few (4 to 6 ms for the reference solution, under Wine). The slowest quarter is not looked at: a busy machine's odd slow
- * echo falls there, while a server that shares its clients round-robin between two
- * threads, one of them never woken, still has half of its clients late. */
+ * it in a few (4 to 6 ms for the reference solution, under Wine). The slowest quarter is
+ * not looked at: a busy machine's odd slow echo falls there, while a server that shares
+ * its clients round-robin between two threads, one of them never woken, still has half
+ * of its clients late. */
 enum { LATE_MS = 25, LATE_SAMPLES = 20 };
 
 static void expect_woken_at_once(double *first_echo_ms, int count, int max_clients)
