@@ -1,13 +1,19 @@
 #include "server.h"
 
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "tutorial/errors.h"
-#include "tutorial/fault_plan.h"
 #include "tutorial/net.h"
 
-enum { IO_BUFFER_SIZE = 16384 };
+enum {
+    IO_BUFFER_SIZE = 16384,
+    ACCEPT_RECHECK_MS = 100, /* the listener looks at the backlog at least this often  */
+    ACCEPT_BACKOFF_MS = 10,  /* after accept() failed: the first wait before a retry  */
+    ACCEPT_BACKOFF_MAX_MS = 1000,
+    DRAIN_MS = 5000          /* how long server_stop waits for the packets still owed */
+};
 
 #ifndef ERROR_HANDLES_CLOSED
 #define ERROR_HANDLES_CLOSED 676L /* in the Windows SDK's winerror.h, not in mingw-w64's */
@@ -46,9 +52,12 @@ struct connection {
 
 struct server {
     HANDLE port;              /* the completion port every socket is associated with */
-    SOCKET listener;
+    SOCKET listener;          /* non-blocking; FD_ACCEPT signals accept_event         */
     unsigned short bound_port;
     HANDLE listener_thread;
+    HANDLE accept_event;      /* a client waits in the backlog                        */
+    HANDLE stop_event;        /* server_stop: the listener thread ends                */
+    LONG accept_failures;     /* accept() failures in a row (the listener thread's)  */
     HANDLE *workers;
     int worker_count;
 
@@ -92,61 +101,6 @@ static void context_free(server *srv, io_context *ctx)
 }
 /* snippet:end contexts */
 
-/* ---- the outcome seam ---------------------------------------------------------------- */
-
-/* snippet:begin outcome_seam */
-/* Every call that starts an operation asks the fault plan (tutorial/fault_plan.h) what to
- * report, and every I/O packet a worker dequeues passes through packet_outcome. This seam
- * exists so that tests, and a learner with --faults, can drive the outcomes Windows can
- * produce and Wine does not, or not on demand: a receive that fails at once with
- * WSAECONNRESET, a packet that carries ERROR_CONNECTION_ABORTED (Windows' answer for a
- * closed socket) or ERROR_NETNAME_DELETED. With no plan set, it changes nothing. */
-static fault_outcome plan_call(const char *operation)
-{
-    fault_outcome planned = fault_plan_take(operation);
-    fault_plan_pause(planned); /* "delay": sleep, then make the real call */
-    return planned;
-}
-
-/* "fail": the call is not made; it fails at once with the plan's error, as Windows can,
- * and no packet will come. */
-static bool fails_at_once(fault_outcome planned)
-{
-    if (planned.kind != FAULT_FAIL)
-        return false;
-    WSASetLastError((int)planned.value);
-    return true;
-}
-
-/* What the caller is told about a call: done at once (true), or not (false, the error in
- * WSAGetLastError). "now" and "pending" swap the two answers of a call that started. Both
- * still get a packet, since this server does not set FILE_SKIP_COMPLETION_PORT_ON_SUCCESS,
- * and the worker handles it the same way. A call that really failed at once stays failed:
- * no packet will come for it, whatever the plan says. */
-static bool reported(fault_outcome planned, bool done)
-{
-    if (planned.kind == FAULT_FAIL)
-        return false; /* not made: fails_at_once has set the error */
-    bool started = done || WSAGetLastError() == WSA_IO_PENDING;
-    if (started && planned.kind == FAULT_PENDING) {
-        WSASetLastError(WSA_IO_PENDING);
-        return false;
-    }
-    return done || (started && planned.kind == FAULT_NOW);
-}
-
-/* The completion side: a dequeued I/O packet as the plan wants it. "error:E" makes it a
- * failure with E and 0 bytes, "eof" a success with 0 bytes. */
-static void packet_outcome(const char *operation, DWORD *bytes, DWORD *error)
-{
-    fault_outcome planned = plan_call(operation);
-    if (planned.kind == FAULT_FAIL || planned.kind == FAULT_EOF) {
-        *bytes = 0;
-        *error = planned.kind == FAULT_FAIL ? planned.value : ERROR_SUCCESS;
-    }
-}
-/* snippet:end outcome_seam */
-
 /* ---- posting operations -------------------------------------------------------------- */
 
 /* snippet:begin started */
@@ -175,11 +129,9 @@ static bool post_receive(io_context *ctx)
      * bytes it points to must stay put until the completion arrives. */
     WSABUF buffer = {(ULONG)sizeof ctx->buffer, ctx->buffer};
     DWORD flags = 0;
-    fault_outcome planned = plan_call("receive");
-    bool done = !fails_at_once(planned) &&
-                WSARecv(ctx->connection->socket, &buffer, 1, NULL, &flags, &ctx->overlapped,
+    bool done = WSARecv(ctx->connection->socket, &buffer, 1, NULL, &flags, &ctx->overlapped,
                         NULL) == 0;
-    return started(ctx->connection->owner, reported(planned, done));
+    return started(ctx->connection->owner, done);
 }
 /* snippet:end post_receive */
 
@@ -188,11 +140,9 @@ static bool post_send(io_context *ctx)
     ZeroMemory(&ctx->overlapped, sizeof ctx->overlapped);
     ctx->operation = OP_SEND;
     WSABUF buffer = {ctx->filled - ctx->sent, ctx->buffer + ctx->sent};
-    fault_outcome planned = plan_call("send");
-    bool done = !fails_at_once(planned) &&
-                WSASend(ctx->connection->socket, &buffer, 1, NULL, 0, &ctx->overlapped,
+    bool done = WSASend(ctx->connection->socket, &buffer, 1, NULL, 0, &ctx->overlapped,
                         NULL) == 0;
-    return started(ctx->connection->owner, reported(planned, done));
+    return started(ctx->connection->owner, done);
 }
 
 /* snippet:begin post_next */
@@ -260,6 +210,18 @@ static bool register_connection(server *srv, connection *conn)
     return added;
 }
 
+/* A socket accept() returns inherits the listener's WSAEventSelect and its non-blocking
+ * mode, which the connection needs neither of (overlapped calls ignore the mode), and like
+ * every handle it would be inherited by a child process the program starts: a server's
+ * sockets are its own (libuv does the same). */
+static void make_plain(SOCKET s)
+{
+    u_long blocking = 0;
+    WSAEventSelect(s, NULL, 0);
+    ioctlsocket(s, FIONBIO, &blocking);
+    SetHandleInformation((HANDLE)s, HANDLE_FLAG_INHERIT, 0);
+}
+
 /* snippet:begin start_connection */
 /* Takes over an accepted socket: associates it with the port, then posts its first
  * receive. From here on, only the workers touch the connection. */
@@ -270,6 +232,7 @@ static void start_connection(server *srv, SOCKET s)
         closesocket(s);
         return;
     }
+    make_plain(s);
     conn->socket = s;
     conn->owner = srv;
     /* Key 0 for every socket: the worker finds the connection through the context. */
@@ -292,9 +255,11 @@ static void start_connection(server *srv, SOCKET s)
 /* snippet:end start_connection */
 
 /* snippet:begin listener */
-static DWORD WINAPI listen_for_clients(void *argument)
+/* Accepts every client waiting in the backlog (the listener is non-blocking). Returns
+ * false when accept() failed for a reason that does not pass by itself, such as no free
+ * handle or no memory: trying again at once would only spin. */
+static bool accept_waiting_clients(server *srv)
 {
-    server *srv = argument;
     for (;;) {
         SOCKET s = accept(srv->listener, NULL, NULL);
         if (s != INVALID_SOCKET) {
@@ -302,11 +267,43 @@ static DWORD WINAPI listen_for_clients(void *argument)
             continue;
         }
         int error = WSAGetLastError();
-        if (is_stopping(srv))
-            return 0; /* server_stop closed the listening socket to wake us */
-        if (error == WSAENOTSOCK || error == WSAEINVAL)
-            return 1; /* the listening socket is gone: nothing more to accept */
-        report_error("accept", (DWORD)error); /* e.g. a client reset while queued */
+        if (error == WSAEWOULDBLOCK)
+            return true; /* the backlog is empty */
+        if (error == WSAECONNRESET)
+            continue; /* that client reset while it waited: take the next */
+        if (srv->accept_failures++ == 0) /* once per run of failures, not once per try */
+            report_error("accept (retrying, more slowly each time)", (DWORD)error);
+        return false;
+    }
+}
+
+/* The listener thread waits for a client in the backlog (FD_ACCEPT) or for server_stop,
+ * never inside accept(): server_stop then ends it with an event, and closes the listener
+ * only once the thread is gone (closing a socket under another thread's blocked call is
+ * what Microsoft's closesocket page forbids). The wait also ends every ACCEPT_RECHECK_MS,
+ * because Wine 8 can lose an FD_ACCEPT (chapter 2). After accept() failed, the thread backs
+ * off, ACCEPT_BACKOFF_MS at first, twice as long after each failure up to
+ * ACCEPT_BACKOFF_MAX_MS, and only server_stop cuts that wait short: the client that could
+ * not be taken still signals FD_ACCEPT, and waiting on it would spin. */
+static DWORD WINAPI listen_for_clients(void *argument)
+{
+    server *srv = argument;
+    HANDLE events[2] = {srv->stop_event, srv->accept_event};
+    DWORD backoff_ms = 0; /* 0: accepting normally */
+    for (;;) {
+        DWORD count = backoff_ms > 0 ? 1 : 2;
+        DWORD wait_ms = backoff_ms > 0 ? backoff_ms : ACCEPT_RECHECK_MS;
+        if (WaitForMultipleObjects(count, events, FALSE, wait_ms) == WAIT_OBJECT_0)
+            return 0; /* server_stop */
+        if (!accept_waiting_clients(srv)) {
+            backoff_ms = backoff_ms == 0 ? ACCEPT_BACKOFF_MS : backoff_ms * 2;
+            if (backoff_ms > ACCEPT_BACKOFF_MAX_MS)
+                backoff_ms = ACCEPT_BACKOFF_MAX_MS;
+        } else if (backoff_ms > 0) {
+            fprintf(stderr, "accepting again after %ld failed tries\n", srv->accept_failures);
+            srv->accept_failures = 0;
+            backoff_ms = 0;
+        }
     }
 }
 /* snippet:end listener */
@@ -378,8 +375,6 @@ static DWORD WINAPI run_worker(void *argument)
          * GetLastError says why. Either way the operation is over. */
         DWORD error = ok ? ERROR_SUCCESS : GetLastError();
         io_context *ctx = CONTAINING_RECORD(overlapped, io_context, overlapped);
-        packet_outcome(ctx->operation == OP_RECEIVE ? "receive-done" : "send-done", &bytes,
-                       &error); /* the seam: what a test wants this packet to say */
         on_completion(srv, ctx, bytes, error);
     }
 }
@@ -402,6 +397,10 @@ static void free_server(server *srv)
         CloseHandle(srv->port);
     if (srv->drained != NULL)
         CloseHandle(srv->drained);
+    if (srv->accept_event != NULL)
+        CloseHandle(srv->accept_event);
+    if (srv->stop_event != NULL)
+        CloseHandle(srv->stop_event);
     DeleteCriticalSection(&srv->lock);
     free(srv->workers);
     free(srv);
@@ -424,26 +423,25 @@ static bool start_workers(server *srv, int count)
 }
 
 /* snippet:begin stop_workers */
-/* Posts one quit packet (the "post" operation of the fault plan can fail it). */
-static bool post_quit(server *srv)
+/* Posts one quit packet per worker; each worker takes one and ends. A worker whose packet
+ * is missing would wait on the port for ever, and server_stop with it, so a post that
+ * fails is tried again, after a pause that doubles each time (Microsoft's page does not
+ * say when PostQueuedCompletionStatus fails; libuv treats a failure as fatal instead). */
+static void post_quit(server *srv)
 {
-    fault_outcome planned = plan_call("post");
-    return !fails_at_once(planned) &&
-           PostQueuedCompletionStatus(srv->port, 0, QUIT_KEY, NULL) != FALSE;
+    DWORD pause_ms = 10;
+    while (!PostQueuedCompletionStatus(srv->port, 0, QUIT_KEY, NULL)) {
+        if (pause_ms == 10)
+            report_error("PostQueuedCompletionStatus (retrying)", GetLastError());
+        Sleep(pause_ms);
+        pause_ms = pause_ms < 1000 ? pause_ms * 2 : 1000;
+    }
 }
 
-/* Posts one quit packet per worker; each worker takes one and ends. A worker whose packet
- * is missing would wait on the port forever, and server_stop with it, so a failed post is
- * tried again: PostQueuedCompletionStatus fails only when the system cannot allocate the
- * packet, a shortage that passes. (libuv treats that failure as fatal instead.) */
 static void stop_workers(server *srv)
 {
-    for (int i = 0; i < srv->worker_count; i++) {
-        while (!post_quit(srv)) {
-            report_error("PostQueuedCompletionStatus", GetLastError());
-            Sleep(10);
-        }
-    }
+    for (int i = 0; i < srv->worker_count; i++)
+        post_quit(srv);
     for (int i = 0; i < srv->worker_count; i++) {
         WaitForSingleObject(srv->workers[i], INFINITE);
         CloseHandle(srv->workers[i]);
@@ -466,14 +464,29 @@ server *server_start(const server_config *config)
      * concurrency value: 0 lets as many threads run at once as there are processors. */
     srv->port = CreateIoCompletionPort(INVALID_HANDLE_VALUE, NULL, 0, 0);
     /* snippet:end create_port */
-    srv->drained = CreateEventA(NULL, TRUE, FALSE, NULL);
-    if (srv->port == NULL || srv->drained == NULL) {
+    if (srv->port == NULL) {
         report_error("CreateIoCompletionPort", GetLastError());
+        free_server(srv);
+        return NULL;
+    }
+    srv->drained = CreateEventA(NULL, TRUE, FALSE, NULL);
+    if (srv->drained == NULL) {
+        report_error("CreateEvent", GetLastError());
         free_server(srv);
         return NULL;
     }
     srv->listener = net_listen_loopback(config->port, &srv->bound_port);
     if (srv->listener == INVALID_SOCKET || !start_workers(srv, threads)) {
+        stop_workers(srv);
+        free_server(srv);
+        return NULL;
+    }
+    /* The listener signals accept_event when a client waits in its backlog. */
+    srv->accept_event = CreateEventA(NULL, FALSE, FALSE, NULL);
+    srv->stop_event = CreateEventA(NULL, TRUE, FALSE, NULL);
+    if (srv->accept_event == NULL || srv->stop_event == NULL ||
+        WSAEventSelect(srv->listener, srv->accept_event, FD_ACCEPT) != 0) {
+        report_error("WSAEventSelect", (DWORD)WSAGetLastError());
         stop_workers(srv);
         free_server(srv);
         return NULL;
@@ -527,20 +540,27 @@ static void close_all_connections(server *srv)
 /* snippet:begin server_stop */
 void server_stop(server *srv, server_counters *final)
 {
-    /* 1. No new connections: closing the listening socket wakes the blocked accept(). */
+    /* 1. No new connections: the listener thread ends on stop_event. Only then is the
+     *    listening socket closed, with no other thread inside a call on it. */
     InterlockedExchange(&srv->stopping, 1);
-    closesocket(srv->listener);
-    srv->listener = INVALID_SOCKET;
+    SetEvent(srv->stop_event);
     WaitForSingleObject(srv->listener_thread, INFINITE);
     CloseHandle(srv->listener_thread);
+    closesocket(srv->listener);
+    srv->listener = INVALID_SOCKET;
 
     /* 2. Abort what is pending, then wait for the workers to dequeue every completion
      *    and free every context. Freeing anything earlier would let the kernel write into
-     *    freed memory when a late completion arrives. */
+     *    freed memory when a late completion arrives. The wait is bounded: a context whose
+     *    packet never comes stays allocated (live_contexts says how many), and the server
+     *    still stops. */
     close_all_connections(srv);
     if (InterlockedCompareExchange(&srv->live_contexts, 0, 0) == 0)
         SetEvent(srv->drained);
-    WaitForSingleObject(srv->drained, INFINITE);
+    if (WaitForSingleObject(srv->drained, DRAIN_MS) == WAIT_TIMEOUT)
+        fprintf(stderr, "server_stop: %ld contexts still wait for a completion after %d ms; "
+                        "they stay allocated\n",
+                InterlockedCompareExchange(&srv->live_contexts, 0, 0), DRAIN_MS);
 
     /* 3. Only now end the workers: one quit packet each. */
     stop_workers(srv);

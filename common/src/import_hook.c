@@ -4,12 +4,15 @@
 #include <windows.h>
 #include <mswsock.h>
 
+#include <stdbool.h>
 #include <string.h>
 
 /* The import directory of a PE image lists, per DLL, two parallel arrays: the names of the
  * functions (OriginalFirstThunk) and the addresses the loader filled in (FirstThunk, the
- * import address table). Calls through an import read the second. */
-tk_function tk_hook_import(const char *function, tk_function replacement)
+ * import address table). Calls through an import read the second. visit is called with
+ * every slot of the table whose name is `function`; it returns false to stop. */
+static void for_each_slot(const char *function, bool (*visit)(IMAGE_THUNK_DATA *slot, void *context),
+                          void *context)
 {
     unsigned char *base = (unsigned char *)GetModuleHandleW(NULL);
     const IMAGE_DOS_HEADER *dos = (const IMAGE_DOS_HEADER *)base;
@@ -17,8 +20,7 @@ tk_function tk_hook_import(const char *function, tk_function replacement)
     const IMAGE_DATA_DIRECTORY *directory =
         &nt->OptionalHeader.DataDirectory[IMAGE_DIRECTORY_ENTRY_IMPORT];
     if (directory->VirtualAddress == 0)
-        return NULL;
-    tk_function original = NULL;
+        return;
     const IMAGE_IMPORT_DESCRIPTOR *dll =
         (const IMAGE_IMPORT_DESCRIPTOR *)(base + directory->VirtualAddress);
     for (; dll->Name != 0; dll++) {
@@ -32,19 +34,50 @@ tk_function tk_hook_import(const char *function, tk_function replacement)
                 continue;
             const IMAGE_IMPORT_BY_NAME *entry =
                 (const IMAGE_IMPORT_BY_NAME *)(base + names[i].u1.AddressOfData);
-            if (strcmp((const char *)entry->Name, function) != 0)
-                continue;
-            DWORD protection = 0;
-            if (!VirtualProtect(&slots[i].u1.Function, sizeof slots[i].u1.Function,
-                                PAGE_READWRITE, &protection))
-                return NULL;
-            original = (tk_function)slots[i].u1.Function;
-            slots[i].u1.Function = (ULONG_PTR)replacement;
-            VirtualProtect(&slots[i].u1.Function, sizeof slots[i].u1.Function, protection,
-                           &protection);
+            if (strcmp((const char *)entry->Name, function) == 0 && !visit(&slots[i], context))
+                return;
         }
     }
-    return original;
+}
+
+static bool read_slot(IMAGE_THUNK_DATA *slot, void *context)
+{
+    *(tk_function *)context = (tk_function)slot->u1.Function;
+    return false; /* the first is enough */
+}
+
+tk_function tk_import_target(const char *function)
+{
+    tk_function target = NULL;
+    for_each_slot(function, read_slot, &target);
+    return target;
+}
+
+typedef struct replacing {
+    tk_function replacement, original;
+    bool failed;
+} replacing;
+
+static bool replace_slot(IMAGE_THUNK_DATA *slot, void *context)
+{
+    replacing *r = context;
+    DWORD protection = 0;
+    if (!VirtualProtect(&slot->u1.Function, sizeof slot->u1.Function, PAGE_READWRITE,
+                        &protection)) {
+        r->failed = true;
+        return false;
+    }
+    r->original = (tk_function)slot->u1.Function;
+    slot->u1.Function = (ULONG_PTR)r->replacement;
+    VirtualProtect(&slot->u1.Function, sizeof slot->u1.Function, protection, &protection);
+    return true;
+}
+
+tk_function tk_hook_import(const char *function, tk_function replacement)
+{
+    replacing r = {replacement, NULL, false};
+    for_each_slot(function, replace_slot, &r);
+    return r.failed ? NULL : r.original;
 }
 
 /* ---- AcceptEx, which a program looks up instead of importing --------------------------- */

@@ -5,12 +5,19 @@
 #include <string.h>
 
 #include "tutorial/errors.h"
+#include "tutorial/faults.h"
 #include "tutorial/net.h"
 
 int tk_winsock_up(void **state)
 {
     (void)state;
     return net_startup() ? 0 : -1;
+}
+
+int tk_faults_up(void **state)
+{
+    faults_hook_imports();
+    return tk_winsock_up(state);
 }
 
 int tk_winsock_down(void **state)

@@ -1,26 +1,48 @@
-/* A fault plan: a small script that tells the steps' outcome seams what the Nth call of an
- * operation should return, so that a test (or a learner, with a server's --faults flag) can
- * drive every outcome Windows can produce, including those Wine never produces.
+/* A fault plan: a small script that says what the Nth call of an operation should answer,
+ * so that a test (or a learner, with a server's --faults flag) can drive every outcome
+ * Windows can produce, including those Wine never produces. The plan only decides; the
+ * import layer (tutorial/faults.h) carries its answers out, from outside the program's own
+ * code, by standing in for the Windows functions the program imports.
  *
- * A plan is rules separated by commas:   OPERATION SELECTOR = OUTCOME
- *   OPERATION  a name the step's seam asks about: accept, receive, send, post (starting an
- *              operation), accept-done, receive-done, send-done (its completion packet),
- *              published, accepted (pause points of steps 06 and 07: just after a new
- *              socket joined the server's list; after an accept, before the first receive),
- *              cancel (step 08's CancelIoEx in one of its cases); an operation is any name
- *              a seam asks for, and these are the ones the steps' seams use
- *   SELECTOR   #N the Nth call (from 1) | #N+ the Nth and every later one | %K every Kth
- *              call (K, 2K, ...) | #* every call
- *   OUTCOME    for a start:       now | pending | fail:ERROR | delay:MS
- *              for a completion:  eof | error:ERROR | delay:MS
- *              for a pause point: delay:MS (sleep that long there)
+ * A plan is rules separated by commas:   OPERATION[@M]SELECTOR=OUTCOME
+ *   OPERATION  what the rule is about (the calls each name stands for are in faults.h):
+ *                accept, receive, send            starting an operation (AcceptEx,
+ *                                                 WSARecv, WSASend; accept also stands
+ *                                                 for accept(), which may only fail)
+ *                accept-done, receive-done,       the completion packet of one
+ *                send-done
+ *                dequeue                          GetQueuedCompletionStatus(Ex) itself
+ *                post                             PostQueuedCompletionStatus
+ *                cancel                           CancelIoEx
+ *                update-context                   setsockopt(SO_UPDATE_ACCEPT_CONTEXT)
+ *                socket                           WSASocketW (the servers' own
+ *                                                 sockets; socket() is left alone)
+ *                port, attach                     CreateIoCompletionPort making a port,
+ *                                                 and tying a handle to one
+ *                alloc                            malloc, calloc and realloc
+ *   @M         only on the Mth connection (in the order of their first send or receive;
+ *              receive, send and their -done only); the selector then counts that
+ *              connection's calls
+ *   SELECTOR   #N the Nth call (from 1) | #N+ the Nth and every later one | #N-K calls N
+ *              to K | %K every Kth call (K, 2K, ...) | #* every call
+ *   OUTCOME    starting an operation:
+ *                now          the real call; the caller is told it finished at once
+ *                pending      the real call; the caller is told it is pending
+ *                fail:ERROR   not made; fails at once with ERROR: no packet will come
+ *                short:BYTES  the real call, for at most BYTES bytes (receive, send)
+ *                lost         not made, yet reported pending: a packet that never comes
+ *                early        the real call, which returns only once a worker has taken
+ *                             its packet off the port (bounded)
+ *              a completion packet:  error:ERROR (0 bytes) | eof (receive-done: 0 bytes)
+ *              any other call:       fail:ERROR (alloc: fail, a NULL)
+ *              every operation:      delay:MS (sleep, then the real call)
  *   ERROR      a number or a name error_name() knows (WSAECONNRESET, ERROR_NETNAME_DELETED)
- * Example:  "accept%5=fail:WSAECONNRESET,receive-done#2=error:64"
+ * Example:  "accept#9-16=fail:WSAECONNRESET,receive@2#1=fail:WSAECONNRESET,send#*=short:1"
  *
- * What each outcome means is up to the seam (see the step's async_socket.c or server.c);
- * "now" and "pending" make the real call and change only what it reports, "fail" does not
- * make it, "delay" sleeps first and then makes the real call (a test-only widening of a
- * race window). The plan is process-wide and plumbing: it teaches nothing by itself. */
+ * An outcome Windows cannot produce is refused with a reason: a failure with
+ * ERROR_IO_PENDING (that is "pending"), a datagram's warning on a TCP call, a short
+ * accept, an orderly end for a send. The plan is process-wide plumbing: it teaches
+ * nothing by itself. */
 #ifndef TUTORIAL_FAULT_PLAN_H
 #define TUTORIAL_FAULT_PLAN_H
 
@@ -29,29 +51,69 @@
 #include <windows.h>
 
 typedef enum {
-    FAULT_REAL,    /* no rule applies: the real call and its own outcome      */
-    FAULT_NOW,     /* report success at once                                  */
-    FAULT_PENDING, /* report ERROR_IO_PENDING                                 */
-    FAULT_FAIL,    /* fail at once with .value, or complete with error .value */
-    FAULT_EOF,     /* complete with success and 0 bytes                       */
-    FAULT_DELAY    /* sleep .value ms, then the real call                     */
+    FAULT_REAL,    /* no rule applies: the real call and its own outcome            */
+    FAULT_NOW,     /* the real call, reported as finished at once                   */
+    FAULT_PENDING, /* the real call, reported as pending                            */
+    FAULT_FAIL,    /* fail at once with .value, or complete with error .value       */
+    FAULT_SHORT,   /* the real call, for at most .value bytes                       */
+    FAULT_LOST,    /* not made, reported pending: its packet never comes            */
+    FAULT_EARLY,   /* the real call, returning once its packet has been dequeued    */
+    FAULT_EOF,     /* complete with success and 0 bytes                             */
+    FAULT_DELAY    /* sleep .value ms, then the real call                           */
 } fault_kind;
 
 typedef struct fault_outcome {
     fault_kind kind;
-    DWORD value; /* the error of FAULT_FAIL, the milliseconds of FAULT_DELAY */
+    DWORD value; /* the error of FAULT_FAIL, the bytes of FAULT_SHORT, the ms of FAULT_DELAY */
 } fault_outcome;
+
+/* The operations a rule can name, in the order of the list above. */
+typedef enum {
+    FAULT_OP_ACCEPT,
+    FAULT_OP_RECEIVE,
+    FAULT_OP_SEND,
+    FAULT_OP_ACCEPT_DONE,
+    FAULT_OP_RECEIVE_DONE,
+    FAULT_OP_SEND_DONE,
+    FAULT_OP_DEQUEUE,
+    FAULT_OP_POST,
+    FAULT_OP_CANCEL,
+    FAULT_OP_UPDATE_CONTEXT,
+    FAULT_OP_SOCKET,
+    FAULT_OP_PORT,
+    FAULT_OP_ATTACH,
+    FAULT_OP_ALLOC,
+    FAULT_OP_CLOSE, /* closesocket: counted, no rule may name it */
+    FAULT_OP_COUNT
+} fault_op;
+
+/* The name of an operation ("receive-done"), and the operation of a name (false if none). */
+const char *fault_op_name(fault_op op);
+bool fault_op_of(const char *name, fault_op *op);
 
 /* Parses text and makes it the process's plan (NULL or "" clears it), resetting every
  * call count. Returns false, with the plan unchanged and a reason in why, when the text is
- * not a plan. Set it while no operation is in flight. */
+ * not a plan, or names an outcome Windows cannot produce. Set it while no operation is in
+ * flight. */
 bool fault_plan_set(const char *text, char *why, size_t why_size);
 
-/* Called by a seam once per call of operation: counts the call and returns what the plan
- * says for it (FAULT_REAL when no rule matches, and always when no plan is set). */
+/* Counts the plans set so far: what counts per connection (tutorial/faults.h) starts anew
+ * when it changes, as the plan's own counts do. */
+long fault_plan_generation(void);
+
+/* True when the plan has at least one rule. */
+bool fault_plan_has_rules(void);
+
+/* Counts one call of op and returns what the plan says for it (FAULT_REAL when no rule
+ * matches). connection is the call's connection (from 1; 0 when it has none) and
+ * on_connection the call's number on it, for rules with @M. */
+fault_outcome fault_plan_take_op(fault_op op, long connection, long on_connection);
+
+/* fault_plan_take_op by name, for a call with no connection; an unknown name gets
+ * FAULT_REAL and is not counted. */
 fault_outcome fault_plan_take(const char *operation);
 
-/* How many calls of operation the seams made since the plan was set, and how many of them
+/* How many calls of operation were counted since the plan was set, and how many of them
  * a rule changed: a test checks the second to prove its faults were really injected. */
 long fault_plan_calls(const char *operation);
 long fault_plan_fired(const char *operation);

@@ -21,6 +21,11 @@ enum { TK_PROMPT_MS = 5000 };
 int tk_winsock_up(void **state);
 int tk_winsock_down(void **state);
 
+/* Group setup of a test that drives outcomes: Winsock up, and the import layer's
+ * stand-ins installed (tutorial/faults.h), so that fault_plan_set() reaches every call the
+ * program makes. tk_winsock_down ends it. */
+int tk_faults_up(void **state);
+
 /* A connected loopback pair of blocking sockets: *client connected to *server. */
 void tk_socket_pair(SOCKET *client, SOCKET *server);
 
