@@ -2,14 +2,16 @@
  *
  *   step05-server [--port N] [--seconds N] [--threads N] [--accepts N] [--faults PLAN]
  *
- * --faults replays an outcome Windows can produce and Wine does not, by hand (the plan's
- * syntax is in tutorial/fault_plan.h), e.g. --faults "accept-done#1=error:64".
+ * --faults replays an outcome Windows can produce and Wine does not, by hand: the import
+ * layer (tutorial/faults.h) reaches into the program's calls to Windows from outside and
+ * answers as the plan says (its syntax is in tutorial/fault_plan.h), e.g.
+ * --faults "accept-done#1=error:64".
  */
 #include <stdio.h>
 
 #include "server.h"
 #include "tutorial/cli.h"
-#include "tutorial/fault_plan.h"
+#include "tutorial/faults.h"
 #include "tutorial/net.h"
 #include "tutorial/stop.h"
 
@@ -34,7 +36,8 @@ int main(int argc, char **argv)
     if (parsed != CLI_OK)
         return cli_exit_status(parsed);
     char why[160];
-    if (!fault_plan_set(faults, why, sizeof why)) {
+    /* The adversary, from outside: installed only when --faults asks for it. */
+    if (!faults_install(faults, false, why, sizeof why)) {
         fprintf(stderr, "%s: --faults: %s\n", program.name, why);
         cli_print_usage(&program);
         return CLI_EXIT_USAGE;

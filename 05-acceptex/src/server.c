@@ -2,13 +2,19 @@
 
 #include <mswsock.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "tutorial/errors.h"
-#include "tutorial/fault_plan.h"
 #include "tutorial/net.h"
 
-enum { IO_BUFFER_SIZE = 16384 };
+enum {
+    IO_BUFFER_SIZE = 16384,
+    ACCEPT_TRIES_AT_ONCE = 4, /* AcceptEx tries in a row while clients reset in the backlog */
+    REFILL_FIRST_MS = 10,     /* the first pause before posting missing accepts again     */
+    REFILL_MAX_MS = 1000,     /* the longest, however long the failures last             */
+    DRAIN_MS = 5000           /* how long server_stop waits for the packets still owed   */
+};
 
 /* snippet:begin address_length */
 /* AcceptEx writes both addresses into the buffer it is given, each in a slot at least 16
@@ -70,6 +76,14 @@ struct server {
     volatile LONG stopping;   /* set once by server_stop                            */
     HANDLE drained;           /* set when stopping and the last context is freed     */
 
+    /* The accept pool: the slots whose AcceptEx could not be posted, and the timer that
+     * posts them again (see lose_accept_slot). */
+    volatile LONG accepts_missing;
+    bool refill_armed;            /* the timer is set and has not fired (lock)      */
+    PTP_TIMER refill_timer;
+    DWORD refill_ms;              /* the next pause; the timer's callback owns it   */
+    LONG refill_failures;         /* failed rounds in a row (the callback's)        */
+
     volatile LONG accepted, closed, live_contexts, aborted, failed_at_once, last_peer_port;
     volatile LONG64 bytes_echoed;
 };
@@ -103,62 +117,6 @@ static void context_free(server *srv, io_context *ctx)
 }
 /* snippet:end contexts */
 
-/* ---- the outcome seam ---------------------------------------------------------------- */
-
-/* snippet:begin outcome_seam */
-/* Every call that starts an operation asks the fault plan (tutorial/fault_plan.h) what to
- * report, and every I/O packet a worker dequeues passes through packet_outcome. This seam
- * exists so that tests, and a learner with --faults, can drive the outcomes Windows can
- * produce and Wine does not, or not on demand: a receive that fails at once with
- * WSAECONNRESET, a packet that carries ERROR_CONNECTION_ABORTED or ERROR_NETNAME_DELETED,
- * an AcceptEx that fails at once because its client is gone. With no plan set, it changes
- * nothing. */
-static fault_outcome plan_call(const char *operation)
-{
-    fault_outcome planned = fault_plan_take(operation);
-    fault_plan_pause(planned); /* "delay": sleep, then make the real call */
-    return planned;
-}
-
-/* "fail": the call is not made; it fails at once with the plan's error, as Windows can,
- * and no packet will come. */
-static bool fails_at_once(fault_outcome planned)
-{
-    if (planned.kind != FAULT_FAIL)
-        return false;
-    WSASetLastError((int)planned.value);
-    return true;
-}
-
-/* What the caller is told about a call: done at once (true), or not (false, the error in
- * WSAGetLastError). "now" and "pending" swap the two answers of a call that started. Both
- * still get a packet, since this server does not set FILE_SKIP_COMPLETION_PORT_ON_SUCCESS,
- * and the worker handles it the same way. A call that really failed at once stays failed:
- * no packet will come for it, whatever the plan says. */
-static bool reported(fault_outcome planned, bool done)
-{
-    if (planned.kind == FAULT_FAIL)
-        return false; /* not made: fails_at_once has set the error */
-    bool started = done || WSAGetLastError() == WSA_IO_PENDING;
-    if (started && planned.kind == FAULT_PENDING) {
-        WSASetLastError(WSA_IO_PENDING);
-        return false;
-    }
-    return done || (started && planned.kind == FAULT_NOW);
-}
-
-/* The completion side: a dequeued I/O packet as the plan wants it. "error:E" makes it a
- * failure with E and 0 bytes, "eof" a success with 0 bytes. */
-static void packet_outcome(const char *operation, DWORD *bytes, DWORD *error)
-{
-    fault_outcome planned = plan_call(operation);
-    if (planned.kind == FAULT_FAIL || planned.kind == FAULT_EOF) {
-        *bytes = 0;
-        *error = planned.kind == FAULT_FAIL ? planned.value : ERROR_SUCCESS;
-    }
-}
-/* snippet:end outcome_seam */
-
 /* ---- posting operations -------------------------------------------------------------- */
 
 /* snippet:begin started */
@@ -187,11 +145,9 @@ static bool post_receive(io_context *ctx)
      * bytes it points to must stay put until the completion arrives. */
     WSABUF buffer = {(ULONG)sizeof ctx->buffer, ctx->buffer};
     DWORD flags = 0;
-    fault_outcome planned = plan_call("receive");
-    bool done = !fails_at_once(planned) &&
-                WSARecv(ctx->connection->socket, &buffer, 1, NULL, &flags, &ctx->overlapped,
+    bool done = WSARecv(ctx->connection->socket, &buffer, 1, NULL, &flags, &ctx->overlapped,
                         NULL) == 0;
-    return started(ctx->connection->owner, reported(planned, done));
+    return started(ctx->connection->owner, done);
 }
 /* snippet:end post_receive */
 
@@ -200,11 +156,9 @@ static bool post_send(io_context *ctx)
     ZeroMemory(&ctx->overlapped, sizeof ctx->overlapped);
     ctx->operation = OP_SEND;
     WSABUF buffer = {ctx->filled - ctx->sent, ctx->buffer + ctx->sent};
-    fault_outcome planned = plan_call("send");
-    bool done = !fails_at_once(planned) &&
-                WSASend(ctx->connection->socket, &buffer, 1, NULL, 0, &ctx->overlapped,
+    bool done = WSASend(ctx->connection->socket, &buffer, 1, NULL, 0, &ctx->overlapped,
                         NULL) == 0;
-    return started(ctx->connection->owner, reported(planned, done));
+    return started(ctx->connection->owner, done);
 }
 
 /* snippet:begin post_next */
@@ -231,56 +185,131 @@ static bool post_next(io_context *ctx)
 static int start_accept(server *srv, io_context *ctx)
 {
     DWORD bytes = 0;
-    fault_outcome planned = plan_call("accept");
     /* Receive length 0: complete as soon as a client connects, even a silent one.
      * AcceptEx returns a BOOL: FALSE on failure, never SOCKET_ERROR. TRUE (allowed, not
      * promised, when a client was already waiting) still queues a packet, like pending. */
-    bool done = !fails_at_once(planned) &&
-                srv->accept_ex(srv->listener, ctx->accepted, ctx->buffer, 0, ADDRESS_LENGTH,
-                               ADDRESS_LENGTH, &bytes, &ctx->overlapped) != FALSE;
-    done = reported(planned, done);
-    int error = done ? 0 : WSAGetLastError();
-    if (done || error == ERROR_IO_PENDING)
+    if (srv->accept_ex(srv->listener, ctx->accepted, ctx->buffer, 0, ADDRESS_LENGTH,
+                       ADDRESS_LENGTH, &bytes, &ctx->overlapped))
         return 0;
-    InterlockedIncrement(&srv->failed_at_once);
-    if (error != WSAECONNRESET)
-        report_error("AcceptEx", (DWORD)error);
+    int error = WSAGetLastError();
+    if (error == ERROR_IO_PENDING)
+        return 0;
+    InterlockedIncrement(&srv->failed_at_once); /* no packet will come for it */
     return error;
 }
 /* snippet:end start_accept */
 
 /* snippet:begin post_accept */
-/* Posts one AcceptEx with a socket made for the next client. Returns false when nothing
- * started (the server is stopping, or the call failed at once): no completion will come
- * and the caller frees the context. */
-static bool post_accept(server *srv, io_context *ctx)
+/* Posts one AcceptEx with a socket made for the next client. Returns 0 when a packet will
+ * come; otherwise nothing started, no completion will come, and the caller still owns
+ * ctx. */
+static int post_accept(server *srv, io_context *ctx)
 {
-    for (;;) {
+    int error = 0;
+    for (int tries = 0; tries < ACCEPT_TRIES_AT_ONCE; tries++) {
         ZeroMemory(&ctx->overlapped, sizeof ctx->overlapped);
         ctx->operation = OP_ACCEPT;
-        /* AcceptEx does not create the socket: we make it now, before a client comes. */
+        /* AcceptEx does not create the socket: we make it now, before a client comes.
+         * No child process the program starts inherits it. */
         ctx->accepted = WSASocketW(AF_INET, SOCK_STREAM, IPPROTO_TCP, NULL, 0,
-                                   WSA_FLAG_OVERLAPPED);
-        if (ctx->accepted == INVALID_SOCKET) {
-            report_error("WSASocket", (DWORD)WSAGetLastError());
-            return false;
-        }
-        int error = WSAENOTSOCK; /* the listener is closed: the server is stopping */
+                                   WSA_FLAG_OVERLAPPED | WSA_FLAG_NO_HANDLE_INHERIT);
+        if (ctx->accepted == INVALID_SOCKET)
+            return WSAGetLastError();
+        error = WSAENOTSOCK; /* the listener is closed: the server is stopping */
         EnterCriticalSection(&srv->lock); /* server_stop closes the listener under it */
         if (srv->listener != INVALID_SOCKET)
             error = start_accept(srv, ctx);
         LeaveCriticalSection(&srv->lock);
         if (error == 0)
-            return true;
+            return 0;
         closesocket(ctx->accepted);
         ctx->accepted = INVALID_SOCKET;
         /* Microsoft's AcceptEx page: WSAECONNRESET means a client connected, then reset
-         * before we took it. That client is gone, the listener is fine: try again. */
+         * before we took it. That client is gone, the listener is fine: try again, a few
+         * times, then leave the rest to the pool's timer. */
         if (error != WSAECONNRESET)
-            return false;
+            break;
     }
+    return error;
 }
 /* snippet:end post_accept */
+
+/* A new context and its AcceptEx; 0, or the error after freeing the context. */
+static int post_new_accept(server *srv)
+{
+    io_context *ctx = context_new(srv, NULL);
+    if (ctx == NULL)
+        return ERROR_NOT_ENOUGH_MEMORY;
+    int error = post_accept(srv, ctx);
+    if (error != 0)
+        context_free(srv, ctx); /* nothing started on it: it is still ours */
+    return error;
+}
+
+/* snippet:begin accept_pool */
+/* Sets the pool's timer to go off after refill_ms, unless it is set already or the server
+ * is stopping. Under the lock server_stop closes the listener with: a timer set before
+ * that is cancelled by server_stop, and none is set after it. */
+static void arm_refill(server *srv)
+{
+    EnterCriticalSection(&srv->lock);
+    if (!srv->refill_armed && srv->listener != INVALID_SOCKET) {
+        srv->refill_armed = true;
+        ULARGE_INTEGER due;
+        due.QuadPart = (ULONGLONG)(-(LONGLONG)srv->refill_ms * 10000); /* relative, 100 ns */
+        FILETIME when = {due.LowPart, due.HighPart};
+        SetThreadpoolTimer(srv->refill_timer, &when, 0, 0);
+    }
+    LeaveCriticalSection(&srv->lock);
+}
+
+/* An AcceptEx that could not be posted leaves its slot empty, and no packet will ever
+ * come to fill it again: a run of immediate failures (clients that reset in the backlog,
+ * no free handle, no memory) would otherwise leave the server listening with no accept
+ * outstanding, deaf to every client. So the slot is counted as missing, and the pool's
+ * timer posts it again: after REFILL_FIRST_MS, then after twice as long each time the
+ * posts keep failing, up to REFILL_MAX_MS. */
+static void lose_accept_slot(server *srv)
+{
+    InterlockedIncrement(&srv->accepts_missing);
+    arm_refill(srv);
+}
+
+/* The pool's timer: posts the missing accepts, on a thread of the system's pool. Each one
+ * is tried once a round; while some keep failing, the next round comes twice as late. */
+static void CALLBACK refill_accepts(PTP_CALLBACK_INSTANCE instance, void *argument,
+                                    PTP_TIMER timer)
+{
+    (void)instance, (void)timer;
+    server *srv = argument;
+    EnterCriticalSection(&srv->lock);
+    srv->refill_armed = false;
+    LeaveCriticalSection(&srv->lock);
+    LONG missing = InterlockedCompareExchange(&srv->accepts_missing, 0, 0);
+    int error = 0;
+    for (LONG i = 0; i < missing && !is_stopping(srv); i++) {
+        int failed = post_new_accept(srv);
+        if (failed == 0)
+            InterlockedDecrement(&srv->accepts_missing);
+        else
+            error = failed;
+    }
+    if (is_stopping(srv))
+        return; /* the listener is closed: nothing is missing any more */
+    if (error == 0) {
+        if (srv->refill_failures > 0)
+            fprintf(stderr, "accepting again after %ld failed rounds\n", srv->refill_failures);
+        srv->refill_failures = 0;
+        srv->refill_ms = REFILL_FIRST_MS;
+        return;
+    }
+    if (srv->refill_failures++ == 0) /* once per run of failures, not once per round */
+        report_error("AcceptEx (posting the missing accepts again, more slowly each time)",
+                     (DWORD)error);
+    srv->refill_ms = srv->refill_ms * 2 > REFILL_MAX_MS ? REFILL_MAX_MS : srv->refill_ms * 2;
+    arm_refill(srv);
+}
+/* snippet:end accept_pool */
 
 /* ---- connections --------------------------------------------------------------------- */
 
@@ -390,7 +419,8 @@ static void take_accepted_socket(server *srv, io_context *ctx)
 
 /* snippet:begin on_accepted */
 /* An AcceptEx completed: take the client, then post the next AcceptEx with the same
- * context, so the number of accepts outstanding stays the same. */
+ * context, so the number of accepts outstanding stays the same. If that post fails, the
+ * accept pool posts one later (lose_accept_slot). */
 static void on_accepted(server *srv, io_context *ctx, DWORD error)
 {
     if (error == ERROR_SUCCESS) {
@@ -400,8 +430,11 @@ static void on_accepted(server *srv, io_context *ctx, DWORD error)
         closesocket(ctx->accepted);
         ctx->accepted = INVALID_SOCKET;
     }
-    if (!post_accept(srv, ctx))
-        context_free(srv, ctx); /* nothing pending on it: this accept ends here */
+    if (post_accept(srv, ctx) == 0)
+        return; /* the same context waits for the next client */
+    context_free(srv, ctx); /* nothing pending on it: this accept ends here */
+    if (!is_stopping(srv))
+        lose_accept_slot(srv); /* and the pool's timer posts one in its place */
 }
 /* snippet:end on_accepted */
 
@@ -440,17 +473,6 @@ static bool was_aborted(server *srv, DWORD error)
            error == ERROR_HANDLES_CLOSED || (error == ERROR_NETNAME_DELETED && is_stopping(srv));
 }
 
-/* The fault plan's name for the packet of an operation. */
-static const char *completion_name(io_operation operation)
-{
-    switch (operation) {
-    case OP_ACCEPT: return "accept-done";
-    case OP_RECEIVE: return "receive-done";
-    case OP_SEND: return "send-done";
-    }
-    return "unknown-done";
-}
-
 /* snippet:begin on_completion */
 /* One dequeued packet: the operation on ctx has finished, the context is ours again. */
 static void on_completion(server *srv, io_context *ctx, DWORD bytes, DWORD error)
@@ -487,8 +509,6 @@ static DWORD WINAPI run_worker(void *argument)
          * GetLastError says why. Either way the operation is over. */
         DWORD error = ok ? ERROR_SUCCESS : GetLastError();
         io_context *ctx = CONTAINING_RECORD(overlapped, io_context, overlapped);
-        packet_outcome(completion_name(ctx->operation), &bytes,
-                       &error); /* the seam: what a test wants this packet to say */
         on_completion(srv, ctx, bytes, error);
     }
 }
@@ -511,6 +531,8 @@ static void free_server(server *srv)
         CloseHandle(srv->port);
     if (srv->drained != NULL)
         CloseHandle(srv->drained);
+    if (srv->refill_timer != NULL)
+        CloseThreadpoolTimer(srv->refill_timer);
     DeleteCriticalSection(&srv->lock);
     free(srv->workers);
     free(srv);
@@ -533,26 +555,25 @@ static bool start_workers(server *srv, int count)
 }
 
 /* snippet:begin stop_workers */
-/* Posts one quit packet (the "post" operation of the fault plan can fail it). */
-static bool post_quit(server *srv)
+/* Posts one quit packet per worker; each worker takes one and ends. A worker whose packet
+ * is missing would wait on the port for ever, and server_stop with it, so a post that
+ * fails is tried again, after a pause that doubles each time (Microsoft's page does not
+ * say when PostQueuedCompletionStatus fails; libuv treats a failure as fatal instead). */
+static void post_quit(server *srv)
 {
-    fault_outcome planned = plan_call("post");
-    return !fails_at_once(planned) &&
-           PostQueuedCompletionStatus(srv->port, 0, QUIT_KEY, NULL) != FALSE;
+    DWORD pause_ms = 10;
+    while (!PostQueuedCompletionStatus(srv->port, 0, QUIT_KEY, NULL)) {
+        if (pause_ms == 10)
+            report_error("PostQueuedCompletionStatus (retrying)", GetLastError());
+        Sleep(pause_ms);
+        pause_ms = pause_ms < 1000 ? pause_ms * 2 : 1000;
+    }
 }
 
-/* Posts one quit packet per worker; each worker takes one and ends. A worker whose packet
- * is missing would wait on the port forever, and server_stop with it, so a failed post is
- * tried again: PostQueuedCompletionStatus fails only when the system cannot allocate the
- * packet, a shortage that passes. (libuv treats that failure as fatal instead.) */
 static void stop_workers(server *srv)
 {
-    for (int i = 0; i < srv->worker_count; i++) {
-        while (!post_quit(srv)) {
-            report_error("PostQueuedCompletionStatus", GetLastError());
-            Sleep(10);
-        }
-    }
+    for (int i = 0; i < srv->worker_count; i++)
+        post_quit(srv);
     for (int i = 0; i < srv->worker_count; i++) {
         WaitForSingleObject(srv->workers[i], INFINITE);
         CloseHandle(srv->workers[i]);
@@ -584,18 +605,27 @@ static bool load_extensions(server *srv)
                           sizeof srv->get_accept_ex_sockaddrs);
 }
 
-/* Posts the first `count` AcceptEx calls, each with its own context. */
+/* Posts the first `count` AcceptEx calls, each with its own context. One that fails
+ * leaves its slot to the pool's timer; when not one can be posted, the server cannot
+ * accept anybody, and server_start fails with that error. */
 static bool post_accepts(server *srv, int count)
 {
+    int error = 0, posted = 0;
     for (int i = 0; i < count; i++) {
-        io_context *ctx = context_new(srv, NULL);
-        if (ctx == NULL)
-            return false;
-        if (!post_accept(srv, ctx)) {
-            context_free(srv, ctx);
-            return false;
+        int failed = post_new_accept(srv);
+        if (failed == 0) {
+            posted++;
+        } else {
+            error = failed;
+            InterlockedIncrement(&srv->accepts_missing);
         }
     }
+    if (posted == 0) {
+        report_error("AcceptEx (not one could be posted)", (DWORD)error);
+        return false;
+    }
+    if (srv->accepts_missing > 0)
+        arm_refill(srv);
     return true;
 }
 
@@ -606,6 +636,7 @@ server *server_start(const server_config *config)
         return NULL;
     InitializeCriticalSection(&srv->lock);
     srv->listener = INVALID_SOCKET;
+    srv->refill_ms = REFILL_FIRST_MS;
     int threads = config->threads > 0 ? config->threads : default_thread_count();
     int accepts = config->accepts > 0 ? config->accepts : SERVER_DEFAULT_ACCEPTS;
 
@@ -614,9 +645,15 @@ server *server_start(const server_config *config)
      * concurrency value: 0 lets as many threads run at once as there are processors. */
     srv->port = CreateIoCompletionPort(INVALID_HANDLE_VALUE, NULL, 0, 0);
     /* snippet:end create_port */
-    srv->drained = CreateEventA(NULL, TRUE, FALSE, NULL);
-    if (srv->port == NULL || srv->drained == NULL) {
+    if (srv->port == NULL) {
         report_error("CreateIoCompletionPort", GetLastError());
+        free_server(srv);
+        return NULL;
+    }
+    srv->drained = CreateEventA(NULL, TRUE, FALSE, NULL);
+    srv->refill_timer = CreateThreadpoolTimer(refill_accepts, srv, NULL);
+    if (srv->drained == NULL || srv->refill_timer == NULL) {
+        report_error("CreateEvent/CreateThreadpoolTimer", GetLastError());
         free_server(srv);
         return NULL;
     }
@@ -678,20 +715,28 @@ static void close_all_connections(server *srv)
 void server_stop(server *srv, server_counters *final)
 {
     /* 1. No new connections: closing the listening socket aborts every outstanding
-     *    AcceptEx. Their contexts are freed by the workers, when the aborts arrive. */
+     *    AcceptEx (their contexts are freed by the workers, when the aborts arrive), and
+     *    the accept pool's timer is stopped, its callback finished if it was running. */
     EnterCriticalSection(&srv->lock);
     InterlockedExchange(&srv->stopping, 1);
     closesocket(srv->listener);
     srv->listener = INVALID_SOCKET;
     LeaveCriticalSection(&srv->lock);
+    SetThreadpoolTimer(srv->refill_timer, NULL, 0, 0);
+    WaitForThreadpoolTimerCallbacks(srv->refill_timer, TRUE);
 
     /* 2. Abort what is pending, then wait for the workers to dequeue every completion
      *    and free every context. Freeing anything earlier would let the kernel write into
-     *    freed memory when a late completion arrives. */
+     *    freed memory when a late completion arrives. The wait is bounded: a context whose
+     *    packet never comes stays allocated (live_contexts says how many), and the server
+     *    still stops. */
     close_all_connections(srv);
     if (InterlockedCompareExchange(&srv->live_contexts, 0, 0) == 0)
         SetEvent(srv->drained);
-    WaitForSingleObject(srv->drained, INFINITE);
+    if (WaitForSingleObject(srv->drained, DRAIN_MS) == WAIT_TIMEOUT)
+        fprintf(stderr, "server_stop: %ld contexts still wait for a completion after %d ms; "
+                        "they stay allocated\n",
+                InterlockedCompareExchange(&srv->live_contexts, 0, 0), DRAIN_MS);
 
     /* 3. Only now end the workers: one quit packet each. */
     stop_workers(srv);

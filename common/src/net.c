@@ -29,6 +29,9 @@ SOCKET net_listen_loopback(unsigned short port, unsigned short *bound_port)
         report_error("socket", (DWORD)WSAGetLastError());
         return INVALID_SOCKET;
     }
+    /* A child process the program starts must not inherit the listener (libuv makes its
+     * sockets the same way). */
+    SetHandleInformation((HANDLE)s, HANDLE_FLAG_INHERIT, 0);
     /* Without this another program could bind the same port beside us. */
     BOOL exclusive = TRUE;
     setsockopt(s, SOL_SOCKET, SO_EXCLUSIVEADDRUSE, (const char *)&exclusive, sizeof exclusive);

@@ -12,7 +12,8 @@
 bool net_startup(void);
 
 /* A socket listening on 127.0.0.1:port (0: any free port); the port it got goes to
- * *bound_port. The socket is overlapped-capable, as socket() always makes them. Returns
+ * *bound_port. The socket is overlapped-capable, as socket() always makes them, and not
+ * inherited by child processes. Returns
  * INVALID_SOCKET after reporting the error. */
 SOCKET net_listen_loopback(unsigned short port, unsigned short *bound_port);
 
