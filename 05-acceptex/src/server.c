@@ -304,7 +304,7 @@ static void CALLBACK refill_accepts(PTP_CALLBACK_INSTANCE instance, void *argume
         return;
     }
     if (srv->refill_failures++ == 0) /* once per run of failures, not once per round */
-        report_error("AcceptEx (posting the missing accepts again, more slowly each time)",
+        report_error("posting an accept (trying again later, more slowly each time)",
                      (DWORD)error);
     srv->refill_ms = srv->refill_ms * 2 > REFILL_MAX_MS ? REFILL_MAX_MS : srv->refill_ms * 2;
     arm_refill(srv);

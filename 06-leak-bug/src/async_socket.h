@@ -22,7 +22,6 @@
 #include <stdbool.h>
 
 #include "registry.h"
-#include "tutorial/fault_plan.h"
 
 typedef enum { OP_NONE, OP_ACCEPT, OP_RECEIVE, OP_SEND } io_operation;
 
@@ -42,8 +41,6 @@ typedef struct io_context {
     WSABUF wsabuf;
     char *buffer;
     DWORD capacity;
-    ULONG seam_receives;   /* receives the outcome seam has made on it (the reset shim
-                            * looks only at the first: see windows_resets_under_wine) */
     ULONGLONG created_ms;
     ULONGLONG started_ms;  /* when the current operation started */
     tracked node;
@@ -63,47 +60,13 @@ struct async_socket {
     void *user; /* the server's per-connection state, freed with the socket */
 };
 
-/* The outcome seam: the Winsock calls that start operations, behind a table of function
- * pointers. By default they are the real calls, shaped by the fault plan
- * (tutorial/fault_plan.h: "receive", "send", "accept") and, under Wine, by the reset
- * semantics below; a test may also put a function of its own in the table. */
-typedef int(WSAAPI *receive_function)(SOCKET, LPWSABUF, DWORD, LPDWORD, LPDWORD,
-                                      LPWSAOVERLAPPED, LPWSAOVERLAPPED_COMPLETION_ROUTINE);
-typedef int(WSAAPI *send_function)(SOCKET, LPWSABUF, DWORD, LPDWORD, DWORD, LPWSAOVERLAPPED,
-                                   LPWSAOVERLAPPED_COMPLETION_ROUTINE);
-typedef BOOL(PASCAL *accept_function)(SOCKET, SOCKET, PVOID, DWORD, DWORD, DWORD, LPDWORD,
-                                      LPOVERLAPPED);
-typedef struct winsock_calls {
-    receive_function receive;
-    send_function send;
-    accept_function accept;
-} winsock_calls;
-
-extern winsock_calls winsock;
-void winsock_restore(void);
-
-/* The completion side of the seam: a worker passes each packet it dequeued through it, and
- * the fault plan ("accept-done", "receive-done", "send-done") may turn it into a failure
- * with a given error, or into success with 0 bytes (an orderly end). */
-void completion_as_planned(const io_context *context, DWORD *bytes, DWORD *error);
-
-/* WINDOWS RESETS UNDER WINE (on by default; it does nothing on Windows). On Windows a
- * WSARecv started after the peer's reset has arrived fails at once with WSAECONNRESET: the
- * incident. Wine 8 reads 0 bytes instead, as if the peer had closed in order. While this is
- * true and the program runs under Wine, the seam's FIRST receive on a socket looks for a
- * reset that has arrived (WSAPoll shows POLLERR) and fails the call at once with
- * WSAECONNRESET, as Windows does. Only the first: that is where a probe's reset lands,
- * between the accept and the first WSARecv, and a poll before every receive would halve the
- * server's rate under Wine. The servers' --wine-resets flag sets it to false, to show Wine's
- * own behaviour. */
-extern bool windows_resets_under_wine;
-
 /* The smallest buffer a context gets: AcceptEx writes two addresses into the IN buffer. */
 enum { ACCEPT_ADDRESS_SPACE = sizeof(SOCKADDR_STORAGE) + 16 };
 
-/* Wraps an open socket (taking it over) or a new overlapped TCP socket (for AcceptEx).
- * Each context gets a buffer of buffer_size bytes; user_size zeroed bytes go to ->user.
- * Returns NULL when out of memory (the handle is then closed). */
+/* Wraps an open socket (taking it over) or a new overlapped TCP socket (for AcceptEx), which
+ * no child process inherits. Each context gets a buffer of buffer_size bytes; user_size
+ * zeroed bytes go to ->user. Returns NULL when out of memory or sockets (an open handle is
+ * then closed). */
 async_socket *async_socket_wrap(SOCKET handle, DWORD buffer_size, size_t user_size);
 async_socket *async_socket_open(DWORD buffer_size, size_t user_size);
 
@@ -118,8 +81,10 @@ bool async_socket_is_disposed(async_socket *s);
 
 /* Start an operation. 0: it started, and a completion packet will come (also when it
  * finished at once: no FILE_SKIP_COMPLETION_PORT_ON_SUCCESS here). Otherwise the error of
- * an immediate failure, for the caller to handle (AsyncIO threw a SocketException). */
-DWORD async_socket_accept(async_socket *accepted, SOCKET listener);
+ * an immediate failure, for the caller to handle (AsyncIO threw a SocketException).
+ * accept_ex is AcceptEx as WSAIoctl hands it out (async_socket_load_accept_ex). */
+bool async_socket_load_accept_ex(SOCKET listener, LPFN_ACCEPTEX *accept_ex);
+DWORD async_socket_accept(async_socket *accepted, SOCKET listener, LPFN_ACCEPTEX accept_ex);
 DWORD async_socket_receive(async_socket *s, DWORD offset, DWORD length);
 DWORD async_socket_send(async_socket *s, DWORD offset, DWORD length);
 

@@ -134,6 +134,6 @@ void registry_print_report(FILE *out)
     ReleaseSRWLockShared(&registry_lock);
     for (int i = 0; i < used; i++)
         print_group(out, &groups[i]);
-    fprintf(out, "leaked: %ld contexts, %lu bytes\n", contexts, (unsigned long)bytes);
+    fprintf(out, "leaked: %ld contexts, %llu bytes\n", contexts, (unsigned long long)bytes);
     fflush(out);
 }

@@ -1,5 +1,6 @@
 #include "server.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -7,7 +8,12 @@
 #include "tutorial/errors.h"
 #include "tutorial/net.h"
 
-enum { FRAME_HEADER = 4, DRAIN_MS = 5000 };
+enum {
+    FRAME_HEADER = 4,
+    DRAIN_MS = 5000,       /* how long server_stop waits for the packets still owed   */
+    REFILL_FIRST_MS = 10,  /* the first pause before posting missing accepts again    */
+    REFILL_MAX_MS = 1000   /* the longest, however long the failures last            */
+};
 
 /* The server's state for one connection, in the async_socket's user area. */
 typedef struct connection {
@@ -16,12 +22,16 @@ typedef struct connection {
     bool listed;
     DWORD filled;         /* bytes at the start of the IN buffer, not yet answered */
     DWORD sent, to_send;  /* progress of the reply                               */
+    ULONGLONG frame_started_ms; /* when the first bytes of the frame being read came
+                                 * (0: the buffer holds none) */
 } connection;
 
 struct server {
     server_config config;
     SOCKET listener;          /* INVALID_SOCKET once closed; see listener_lock     */
-    SRWLOCK listener_lock;    /* shared: a call that uses the listener; exclusive: closing it */
+    SRWLOCK listener_lock;    /* shared: a call that uses the listener; exclusive: closing
+                               * it, and arming the accept pool's timer */
+    LPFN_ACCEPTEX accept_ex;  /* as WSAIoctl hands it out for the listener */
     unsigned short port;
     HANDLE completion_port;
     HANDLE *workers;
@@ -30,6 +40,10 @@ struct server {
     volatile LONG stopping;
     volatile LONG accepts_outstanding;
     volatile LONG io_pending; /* operations started that still owe a completion */
+    PTP_TIMER refill_timer;   /* posts missing accepts again (see refill_later) */
+    bool refill_armed;        /* the timer is set and has not fired (listener_lock) */
+    DWORD refill_ms;          /* the next pause (listener_lock)                     */
+    long refill_failures;     /* failed refills in a row (listener_lock)            */
     SRWLOCK list_lock;
     connection list;          /* sentinel of the open connections */
     long list_length;
@@ -150,33 +164,36 @@ static void send_more(server *srv, async_socket *s)
 
 /* Starts the accept of s on the listener, unless the shutdown has closed it. The listener
  * is read and used under listener_lock held shared, and closed under it held exclusive: no
- * AcceptEx can run on a listener being closed, or on a handle value reused since. */
-static bool start_accept(server *srv, async_socket *s)
+ * AcceptEx can run on a listener being closed, or on a handle value reused since. Returns
+ * 0, or why no accept started (ERROR_OPERATION_ABORTED: the shutdown came first). */
+static DWORD start_accept(server *srv, async_socket *s)
 {
     AcquireSRWLockShared(&srv->listener_lock);
     bool listening = srv->listener != INVALID_SOCKET;
-    DWORD error = 0;
+    DWORD error = ERROR_OPERATION_ABORTED;
     if (listening) {
         InterlockedIncrement(&srv->io_pending);
-        error = async_socket_accept(s, srv->listener);
+        error = async_socket_accept(s, srv->listener, srv->accept_ex);
     }
     ReleaseSRWLockShared(&srv->listener_lock);
     if (!listening)
         close_connection(srv, s); /* the shutdown came first */
     else if (error != 0)
         on_immediate_failure(srv, s);
-    return listening && error == 0;
+    return error;
 }
 
 /* snippet:begin post_accept */
-static bool post_accept(server *srv)
+/* Returns 0 when an accept started, else why not (ERROR_OPERATION_ABORTED: the server is
+ * stopping). */
+static DWORD post_accept(server *srv)
 {
     if (srv->stopping)
-        return false;
+        return ERROR_OPERATION_ABORTED;
     async_socket *s = async_socket_open(FRAME_HEADER + (DWORD)srv->config.max_frame,
                                         sizeof(connection));
     if (s == NULL)
-        return false;
+        return WSAGetLastError() != 0 ? (DWORD)WSAGetLastError() : ERROR_NOT_ENOUGH_MEMORY;
     connection_of(s)->socket = s;
     /* A reference of our own, and the lock, BEFORE list_add makes the socket visible: from
      * then on close_everything may dispose it, and an immediate failure below disposes it
@@ -185,34 +202,126 @@ static bool post_accept(server *srv)
      * can have disposed it before we start the accept. */
     async_socket_retain(s);
     async_socket_lock(s);
-    bool started = false;
-    if (async_socket_attach(s, srv->completion_port, 0) && list_add(srv, s)) {
-        fault_plan_pause(fault_plan_take("published")); /* test-only: widens the window */
-        started = start_accept(srv, s);
+    DWORD error = ERROR_OPERATION_ABORTED;
+    if (!list_add(srv, s)) {
+        async_socket_dispose(s); /* the shutdown came first */
+    } else if (!async_socket_attach(s, srv->completion_port, 0)) {
+        error = GetLastError();
+        close_connection(srv, s);
     } else {
-        async_socket_dispose(s);
+        error = start_accept(srv, s);
     }
     async_socket_unlock(s);
     async_socket_release(s); /* ours: may free the socket */
-    return started;
+    return error;
 }
 /* snippet:end post_accept */
 
+/* snippet:begin accept_pool */
+/* Sets the accept pool's timer, unless it is set already or the listener is closed: under
+ * the lock the shutdown closes the listener with, so a timer set before that is cancelled
+ * by the shutdown, and none is set after it. Each time it is set while accepts keep
+ * failing, it waits twice as long, up to REFILL_MAX_MS. */
+static void refill_later(server *srv, DWORD error)
+{
+    AcquireSRWLockExclusive(&srv->listener_lock);
+    if (!srv->refill_armed && srv->listener != INVALID_SOCKET) {
+        if (srv->refill_failures++ == 0) /* once per run of failures, not once per try */
+            report_error("posting an accept (trying again later, more slowly each time)",
+                         error);
+        srv->refill_armed = true;
+        ULARGE_INTEGER due;
+        due.QuadPart = (ULONGLONG)(-(LONGLONG)srv->refill_ms * 10000); /* relative, 100 ns */
+        FILETIME when = {due.LowPart, due.HighPart};
+        SetThreadpoolTimer(srv->refill_timer, &when, 0, 0);
+        srv->refill_ms = srv->refill_ms * 2 > REFILL_MAX_MS ? REFILL_MAX_MS : srv->refill_ms * 2;
+    }
+    ReleaseSRWLockExclusive(&srv->listener_lock);
+}
+
+static void refilled(server *srv)
+{
+    AcquireSRWLockExclusive(&srv->listener_lock);
+    if (srv->refill_failures > 0 && !srv->refill_armed) {
+        fprintf(stderr, "accepting again after %ld failed tries\n", srv->refill_failures);
+        srv->refill_failures = 0;
+        srv->refill_ms = REFILL_FIRST_MS;
+    }
+    ReleaseSRWLockExclusive(&srv->listener_lock);
+}
+
+/* Posts accepts until --accepts are outstanding, trying each missing one once. The pool is
+ * refilled as each accept completes; an accept that cannot be posted (clients that reset
+ * in the backlog, no free socket, no memory) queues no packet, so nothing would ever refill
+ * its place: a run of such failures would leave the server listening, with no accept
+ * outstanding, deaf to every client. So a failure leaves the rest to the pool's timer
+ * (refill_later). */
 static void refill_accepts(server *srv)
 {
-    for (;;) {
+    DWORD error = 0;
+    for (int tries = 0; tries < srv->config.accepts; tries++) {
         LONG outstanding = InterlockedIncrement(&srv->accepts_outstanding);
-        if (outstanding > srv->config.accepts || !post_accept(srv)) {
+        if (outstanding > srv->config.accepts) {
             InterlockedDecrement(&srv->accepts_outstanding);
-            return;
+            break;
+        }
+        DWORD failed = post_accept(srv);
+        if (failed != 0) {
+            InterlockedDecrement(&srv->accepts_outstanding);
+            if (failed == ERROR_OPERATION_ABORTED)
+                return; /* the shutdown's own doing: nothing to refill */
+            error = failed;
         }
     }
+    if (error != 0)
+        refill_later(srv, error);
+    else
+        refilled(srv);
 }
+
+static void CALLBACK refill_when_due(PTP_CALLBACK_INSTANCE instance, void *argument,
+                                     PTP_TIMER timer)
+{
+    (void)instance, (void)timer;
+    server *srv = argument;
+    AcquireSRWLockExclusive(&srv->listener_lock);
+    srv->refill_armed = false;
+    ReleaseSRWLockExclusive(&srv->listener_lock);
+    refill_accepts(srv);
+}
+/* snippet:end accept_pool */
 
 /* ---- completions (the caller holds the socket's lock) ---------------------------------- */
 
+/* Makes getpeername, shutdown and friends work on the accepted socket. */
+static bool update_accept_context(server *srv, async_socket *s)
+{
+    AcquireSRWLockShared(&srv->listener_lock);
+    bool updated = srv->listener != INVALID_SOCKET &&
+                   setsockopt(s->handle, SOL_SOCKET, SO_UPDATE_ACCEPT_CONTEXT,
+                              (const char *)&srv->listener, sizeof srv->listener) == 0;
+    ReleaseSRWLockShared(&srv->listener_lock);
+    return updated;
+}
+
+/* snippet:begin greeting */
+/* The first frame on every connection, as NetMQ's engine sent its greeting before its first
+ * receive: on_sent starts the receive once the greeting has gone out. */
+static void send_greeting(server *srv, async_socket *s)
+{
+    connection *c = connection_of(s);
+    net_put_frame_length((unsigned char *)s->out->buffer, NET_GREETING_LENGTH);
+    memcpy(s->out->buffer + FRAME_HEADER, NET_GREETING, NET_GREETING_LENGTH);
+    c->sent = 0;
+    c->to_send = FRAME_HEADER + NET_GREETING_LENGTH;
+    send_more(srv, s);
+}
+/* snippet:end greeting */
+
 static void on_accepted(server *srv, async_socket *s, DWORD error)
 {
+    if (error == 0 && !update_accept_context(srv, s))
+        error = (DWORD)WSAGetLastError(); /* a socket we cannot use: close it as a failure */
     if (error != 0) {
         if (!srv->stopping) { /* else it is the shutdown's own abort, not a client's doing */
             count(&srv->counters.failed_accepts); /* e.g. the client reset in the backlog */
@@ -222,15 +331,7 @@ static void on_accepted(server *srv, async_socket *s, DWORD error)
         return;
     }
     count(&srv->counters.accepted);
-    /* Makes getpeername, shutdown and friends work on the accepted socket. */
-    AcquireSRWLockShared(&srv->listener_lock);
-    setsockopt(s->handle, SOL_SOCKET, SO_UPDATE_ACCEPT_CONTEXT, (const char *)&srv->listener,
-               sizeof srv->listener);
-    ReleaseSRWLockShared(&srv->listener_lock);
-    /* A pause point for tests ("accepted" in a fault plan): the time between the accept and
-     * the first receive, which the incident's server spent sending NetMQ's greeting. */
-    fault_plan_pause(fault_plan_take("accepted"));
-    receive_more(srv, s); /* into the empty buffer: filled is 0 */
+    send_greeting(srv, s);
 }
 
 /* snippet:begin take_frames */
@@ -263,6 +364,7 @@ static void echo_frames(server *srv, async_socket *s, DWORD bytes, long frames)
     memcpy(s->out->buffer, s->in->buffer, bytes);
     memmove(s->in->buffer, s->in->buffer + bytes, c->filled - bytes);
     c->filled -= bytes;
+    c->frame_started_ms = c->filled > 0 ? GetTickCount64() : 0; /* the next frame's start */
     c->sent = 0;
     c->to_send = bytes;
     send_more(srv, s);
@@ -276,6 +378,8 @@ static void on_received(server *srv, async_socket *s, DWORD bytes, DWORD error)
         close_connection(srv, s);
         return;
     }
+    if (c->filled == 0)
+        c->frame_started_ms = GetTickCount64();
     c->filled += bytes;
     DWORD whole = 0;
     long frames = 0;
@@ -346,38 +450,56 @@ static DWORD WINAPI worker(void *argument)
             return 0; /* the quit packet server_stop posts (or the port is gone) */
         /* FALSE with an OVERLAPPED: the operation failed; its error is the thread's. */
         DWORD error = ok ? 0 : GetLastError();
-        io_context *context = (io_context *)overlapped;
-        completion_as_planned(context, &bytes, &error); /* the outcome seam */
-        on_completion(srv, context, bytes, error);
+        on_completion(srv, (io_context *)overlapped, bytes, error);
     }
 }
 
-/* ---- the idle timeout ---------------------------------------------------------------- */
+/* ---- the deadlines ------------------------------------------------------------------ */
 
-/* Called with the socket's lock held. The clock is read here, under the lock, and not once
- * per sweep: a receive started after an earlier reading would have started "in the future",
- * and the unsigned difference would wrap round to an age of centuries. */
-static bool waits_too_long(server *srv, async_socket *s)
+typedef enum { IN_TIME, RECEIVE_WAITED, SEND_WAITED, FRAME_DRAGGED } missed_deadline_kind;
+
+/* snippet:begin deadlines */
+/* Which deadline, if any, a connection has missed; called with the socket's lock held.
+ * Three ways a client can hold a connection, and the buffers and the kernel's socket
+ * behind it, for ever: send nothing (its receive waits), read nothing (the echo's send
+ * waits once the kernel's buffers are full, and no receive is posted meanwhile), or
+ * trickle a frame a byte at a time (every receive completes, no frame ever does). The
+ * clock is read here, under the lock, and not once per sweep: an operation started after
+ * an earlier reading would have started "in the future", and the unsigned difference
+ * would wrap round to an age of centuries. */
+static missed_deadline_kind missed_deadline(server *srv, async_socket *s)
 {
     if (async_socket_is_disposed(s))
-        return false;
-    io_context *in = s->in;
-    return in->operation == OP_RECEIVE && (context_state(in) & CONTEXT_IN_PROGRESS) &&
-           GetTickCount64() - in->started_ms > (ULONGLONG)srv->config.idle_ms;
+        return IN_TIME;
+    ULONGLONG now = GetTickCount64(), limit = (ULONGLONG)srv->config.idle_ms;
+    const io_context *in = s->in, *out = s->out;
+    const connection *c = connection_of(s);
+    if (in->operation == OP_RECEIVE && (context_state(s->in) & CONTEXT_IN_PROGRESS) &&
+        now - in->started_ms > limit)
+        return RECEIVE_WAITED;
+    if (out->operation == OP_SEND && (context_state(s->out) & CONTEXT_IN_PROGRESS) &&
+        now - out->started_ms > limit)
+        return SEND_WAITED;
+    if (c->frame_started_ms != 0 && now - c->frame_started_ms > limit)
+        return FRAME_DRAGGED;
+    return IN_TIME;
 }
+/* snippet:end deadlines */
 
-/* This is the path where dispose meets a receive the kernel still holds: the context is
- * marked disposed, CancelIoEx makes the receive complete with ERROR_OPERATION_ABORTED, and
- * that completion frees it. */
-static void close_idle_connections(server *srv)
+/* This is the path where dispose meets an operation the kernel still holds: the context is
+ * marked disposed, CancelIoEx makes the operation complete, and that completion frees it. */
+static void close_late_connections(server *srv)
 {
     long length = 0;
     async_socket **all = list_snapshot(srv, &length);
     for (long i = 0; i < length; i++) {
         async_socket *s = all[i];
         async_socket_lock(s);
-        if (waits_too_long(srv, s)) {
-            count(&srv->counters.idle_timeouts);
+        missed_deadline_kind missed = missed_deadline(srv, s);
+        if (missed != IN_TIME) {
+            count(missed == RECEIVE_WAITED ? &srv->counters.idle_timeouts
+                  : missed == SEND_WAITED  ? &srv->counters.stalled_sends
+                                           : &srv->counters.slow_frames);
             close_connection(srv, s);
         }
         async_socket_unlock(s);
@@ -391,7 +513,7 @@ static DWORD WINAPI sweeper(void *argument)
     server *srv = argument;
     DWORD period = (DWORD)srv->config.idle_ms / 4 + 1;
     while (WaitForSingleObject(srv->sweeper_stop, period) == WAIT_TIMEOUT)
-        close_idle_connections(srv);
+        close_late_connections(srv);
     return 0;
 }
 
@@ -405,6 +527,22 @@ static void apply_defaults(server_config *config)
         config->accepts = 8;
     if (config->max_frame == 0)
         config->max_frame = 65536;
+}
+
+/* What is wrong with a config, or NULL: the command line checks its flags, and a caller
+ * in the same process gets the same limits (a max_frame near 4 GiB would wrap the size of
+ * every buffer). */
+static const char *config_problem(const server_config *config)
+{
+    if (config->threads > SERVER_MAX_THREADS)
+        return "threads: more than SERVER_MAX_THREADS";
+    if (config->accepts > SERVER_MAX_ACCEPTS)
+        return "accepts: more than SERVER_MAX_ACCEPTS";
+    if (config->max_frame > SERVER_MAX_FRAME)
+        return "max_frame: more than SERVER_MAX_FRAME";
+    if (config->idle_ms < 0)
+        return "idle_ms: below 0";
+    return NULL;
 }
 
 static bool start_threads(server *srv)
@@ -426,26 +564,58 @@ static bool start_threads(server *srv)
     return true;
 }
 
+/* The listener, its port, AcceptEx and the pool's timer; false after reporting why not. */
+static bool open_listener(server *srv, unsigned short port)
+{
+    srv->listener = net_listen_loopback(port, &srv->port);
+    if (srv->listener == INVALID_SOCKET)
+        return false; /* reported */
+    if (!async_socket_load_accept_ex(srv->listener, &srv->accept_ex)) {
+        report_error("WSAIoctl (AcceptEx)", (DWORD)WSAGetLastError());
+        return false;
+    }
+    srv->completion_port = CreateIoCompletionPort(INVALID_HANDLE_VALUE, NULL, 0, 0);
+    if (srv->completion_port == NULL ||
+        CreateIoCompletionPort((HANDLE)srv->listener, srv->completion_port, 0, 0) == NULL) {
+        report_error("CreateIoCompletionPort", GetLastError());
+        return false;
+    }
+    srv->refill_timer = CreateThreadpoolTimer(refill_when_due, srv, NULL);
+    if (srv->refill_timer == NULL) {
+        report_error("CreateThreadpoolTimer", GetLastError());
+        return false;
+    }
+    return true;
+}
+
 server *server_start(const server_config *config)
 {
+    const char *problem = config_problem(config);
+    if (problem != NULL) {
+        fprintf(stderr, "server_start: %s\n", problem);
+        return NULL;
+    }
     server *srv = calloc(1, sizeof *srv);
     if (srv == NULL)
         return NULL;
     srv->config = *config;
     apply_defaults(&srv->config);
+    srv->listener = INVALID_SOCKET;
+    srv->refill_ms = REFILL_FIRST_MS;
     InitializeSRWLock(&srv->list_lock);
     InitializeSRWLock(&srv->listener_lock);
     srv->list.next = srv->list.prev = &srv->list;
-    srv->listener = net_listen_loopback(config->port, &srv->port);
-    srv->completion_port = CreateIoCompletionPort(INVALID_HANDLE_VALUE, NULL, 0, 0);
-    if (srv->listener == INVALID_SOCKET || srv->completion_port == NULL ||
-        CreateIoCompletionPort((HANDLE)srv->listener, srv->completion_port, 0, 0) == NULL ||
-        !start_threads(srv)) {
+    if (!open_listener(srv, config->port) || !start_threads(srv)) {
         report_error("starting the server", GetLastError());
         server_stop(srv, NULL);
         return NULL;
     }
     refill_accepts(srv);
+    if (InterlockedCompareExchange(&srv->accepts_outstanding, 0, 0) == 0) {
+        fprintf(stderr, "server_start: not one AcceptEx could be posted\n");
+        server_stop(srv, NULL);
+        return NULL;
+    }
     return srv;
 }
 
@@ -458,6 +628,7 @@ void server_get_counters(server *srv, server_counters *counters)
 {
     MemoryBarrier();
     *counters = srv->counters;
+    counters->accepts_pending = InterlockedCompareExchange(&srv->accepts_outstanding, 0, 0);
 }
 
 static void close_everything(server *srv)
@@ -473,6 +644,11 @@ static void close_everything(server *srv)
         closesocket(srv->listener);
     srv->listener = INVALID_SOCKET;
     ReleaseSRWLockExclusive(&srv->listener_lock);
+    /* No refill after this: the pool's timer is off, its callback finished if it ran. */
+    if (srv->refill_timer != NULL) {
+        SetThreadpoolTimer(srv->refill_timer, NULL, 0, 0);
+        WaitForThreadpoolTimerCallbacks(srv->refill_timer, TRUE);
+    }
     long length = 0;
     async_socket **all = list_snapshot(srv, &length);
     for (long i = 0; i < length; i++) {
@@ -494,17 +670,19 @@ static void drain_completions(server *srv)
         Sleep(10);
 }
 
-/* One quit packet for a worker (a packet with no OVERLAPPED), through the outcome seam
- * ("post" in a fault plan). PostQueuedCompletionStatus fails only when the system cannot
- * allocate the packet, a shortage that passes, so the caller tries again. */
-static bool post_quit(server *srv)
+/* One quit packet for a worker (a packet with no OVERLAPPED). A worker whose packet is
+ * missing would wait on the port for ever, and server_stop with it, so a post that fails
+ * is tried again, after a pause that doubles each time (Microsoft's page does not say when
+ * PostQueuedCompletionStatus fails; libuv treats a failure as fatal instead). */
+static void post_quit(server *srv)
 {
-    fault_outcome planned = fault_plan_take("post");
-    if (planned.kind == FAULT_FAIL) {
-        SetLastError(planned.value);
-        return false;
+    DWORD pause_ms = 10;
+    while (!PostQueuedCompletionStatus(srv->completion_port, 0, 0, NULL)) {
+        if (pause_ms == 10)
+            report_error("PostQueuedCompletionStatus (retrying)", GetLastError());
+        Sleep(pause_ms);
+        pause_ms = pause_ms < 1000 ? pause_ms * 2 : 1000;
     }
-    return PostQueuedCompletionStatus(srv->completion_port, 0, 0, NULL) != FALSE;
 }
 
 static void stop_threads(server *srv)
@@ -517,10 +695,8 @@ static void stop_threads(server *srv)
     if (srv->sweeper_stop != NULL)
         CloseHandle(srv->sweeper_stop);
     for (int i = 0; srv->workers != NULL && i < srv->config.threads; i++) {
-        while (!post_quit(srv)) { /* a worker without its packet would never end */
-            report_error("PostQueuedCompletionStatus", GetLastError());
-            Sleep(10);
-        }
+        if (srv->workers[i] != NULL)
+            post_quit(srv);
     }
     for (int i = 0; srv->workers != NULL && i < srv->config.threads; i++) {
         if (srv->workers[i] != NULL) {
@@ -548,5 +724,7 @@ void server_stop(server *srv, server_counters *final)
         server_get_counters(srv, final);
     if (srv->completion_port != NULL)
         CloseHandle(srv->completion_port);
+    if (srv->refill_timer != NULL)
+        CloseThreadpoolTimer(srv->refill_timer);
     free(srv);
 }

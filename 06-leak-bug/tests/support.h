@@ -12,12 +12,13 @@
 /* The completion port the sockets of connected_socket are attached to. */
 extern HANDLE test_port;
 
-/* Per-test setup and teardown: open test_port; put the real Winsock functions back
- * (a test may have replaced one) and close test_port. */
+/* Per-test setup and teardown: open test_port; clear the fault plan (a test may have set
+ * one) and close test_port. */
 int test_port_open(void **state);
 int test_port_close(void **state);
 
-/* Group setup and teardown: test_port_open / test_port_close plus Winsock up / down. */
+/* Group setup and teardown: test_port_open / test_port_close plus Winsock up / down, with
+ * the import layer's stand-ins installed (tutorial/faults.h). */
 int test_port_and_winsock_up(void **state);
 int test_port_and_winsock_down(void **state);
 
@@ -69,26 +70,21 @@ int operation_in_report(const char *report);
 /* The name of an operation_in_report result. */
 const char *reported_operation_name(int operation);
 
-/* A fake WSARecv to put in winsock.receive: it fails at once with WSAECONNRESET, the
- * incident's error, which Wine cannot be made to return. winsock_restore puts the real
- * one back. */
-int WSAAPI receive_fails_with_wsaeconnreset(SOCKET s, LPWSABUF buffers, DWORD count,
-                                            LPDWORD received, LPDWORD flags,
-                                            LPWSAOVERLAPPED overlapped,
-                                            LPWSAOVERLAPPED_COMPLETION_ROUTINE routine);
+/* Makes plan the process's fault plan (tutorial/fault_plan.h); the test fails when it is
+ * not a plan. NULL clears it. */
+void set_plan(const char *plan);
 
 /* Shapes the receives of the server under test, for tests of how it takes frames out of
- * what arrives: a function of the test's own goes into winsock.receive, around the one that
- * was there (winsock_restore takes it off again). Where a frame is cut is then the test's
- * choice: a client that sends its chunks with TCP_NODELAY and waits until each has arrived
- * still leaves the cut to the timing of the loopback and of Wine; a cap on what each
- * WSARecv may ask for does not.
- * - receive_at_most(n): every WSARecv asks for at most n bytes (0: no cap).
+ * what arrives. A client that sends its chunks with TCP_NODELAY and waits until each has
+ * arrived still leaves the cut to the timing of the loopback and of Wine; a cap on what
+ * each WSARecv may ask for does not.
+ * - plan_with_receives_cut(plan, n): plan, and every other WSARecv asks for at most n
+ *   bytes (the plan's "receive#*=short:n", after plan's own rules; 0: no cap).
  * - next_receive_waits_for(n): the next WSARecv first waits until the socket holds n bytes
  *   (FIONREAD), so that one receive finds them all; bounded by TK_PROMPT_MS, after which it
  *   goes ahead (it runs on a server thread, where a test cannot fail: the test checks the
- *   receive count instead). */
-void receive_at_most(DWORD bytes);
+ *   receive count instead). It stands in for WSARecv itself, over the import layer. */
+void plan_with_receives_cut(const char *plan, DWORD at_most);
 void next_receive_waits_for(DWORD bytes);
 
 /* Fills the connection until the peer's window and our send buffer are full (the peer

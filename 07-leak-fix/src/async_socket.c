@@ -2,115 +2,6 @@
 
 #include <stdlib.h>
 
-#include "tutorial/net.h"
-
-/* ---- the outcome seam ---------------------------------------------------------------- */
-
-/* Every call that starts an operation goes through the winsock table below, and every
- * completion a worker dequeues through completion_as_planned: the places where a test (or
- * --faults) makes an operation end the way Windows can end it when Wine will not. What the
- * plan may say (tutorial/fault_plan.h):
- * - "now" or "pending": the real call is made and only its answer changes. Both answers
- *   mean the kernel took the operation, and without FILE_SKIP_COMPLETION_PORT_ON_SUCCESS
- *   its packet comes either way, so the server must treat them alike.
- * - "fail": the call is not made and fails at once, as Windows fails it: no packet comes.
- * - "delay": a pause before the real call, to widen a race window in a test. */
-
-bool windows_resets_under_wine = true;
-
-/* snippet:begin reset_shim */
-static bool wine_hides_a_reset(SOCKET s)
-{
-    static volatile LONG wine = -1; /* not looked up yet */
-    if (wine == -1)
-        InterlockedExchange(&wine, net_under_wine() ? 1 : 0);
-    if (!windows_resets_under_wine || wine == 0)
-        return false;
-    /* The reset has arrived when the socket polls as in error: Wine 8 shows POLLERR here,
-     * yet a WSARecv would read 0 bytes, an orderly end, where Windows fails it at once. */
-    WSAPOLLFD poll = {s, POLLRDNORM, 0};
-    return WSAPoll(&poll, 1, 0) == 1 && (poll.revents & POLLERR) != 0;
-}
-/* snippet:end reset_shim */
-
-static int fail_at_once(DWORD error)
-{
-    WSASetLastError((int)error);
-    return SOCKET_ERROR;
-}
-
-/* The answer of a real call (0 or SOCKET_ERROR with the thread's error), as planned. */
-static int answer_as_planned(fault_outcome planned, int answer)
-{
-    if (planned.kind == FAULT_NOW && answer == SOCKET_ERROR && WSAGetLastError() == WSA_IO_PENDING)
-        return 0;
-    if (planned.kind == FAULT_PENDING && answer == 0)
-        return fail_at_once(WSA_IO_PENDING);
-    return answer;
-}
-
-/* Functions rather than &WSARecv in the table: the address of a DLL import is not a
- * constant an initialiser may use (MSVC rejects it). */
-/* snippet:begin planned_receive */
-static int WSAAPI planned_receive(SOCKET s, LPWSABUF buffers, DWORD count, LPDWORD received,
-                                  LPDWORD flags, LPWSAOVERLAPPED overlapped,
-                                  LPWSAOVERLAPPED_COMPLETION_ROUTINE routine)
-{
-    fault_outcome planned = fault_plan_take("receive");
-    if (planned.kind == FAULT_FAIL)
-        return fail_at_once(planned.value);
-    io_context *in = CONTAINING_RECORD(overlapped, io_context, overlapped);
-    if (in->seam_receives++ == 0 && wine_hides_a_reset(s))
-        return fail_at_once(WSAECONNRESET); /* what Windows answers */
-    fault_plan_pause(planned);
-    return answer_as_planned(planned, WSARecv(s, buffers, count, received, flags, overlapped,
-                                              routine));
-}
-/* snippet:end planned_receive */
-
-static int WSAAPI planned_send(SOCKET s, LPWSABUF buffers, DWORD count, LPDWORD sent,
-                               DWORD flags, LPWSAOVERLAPPED overlapped,
-                               LPWSAOVERLAPPED_COMPLETION_ROUTINE routine)
-{
-    fault_outcome planned = fault_plan_take("send");
-    if (planned.kind == FAULT_FAIL)
-        return fail_at_once(planned.value);
-    fault_plan_pause(planned);
-    return answer_as_planned(planned, WSASend(s, buffers, count, sent, flags, overlapped,
-                                              routine));
-}
-
-static BOOL PASCAL planned_accept(SOCKET listener, SOCKET accepted, PVOID buffer,
-                                  DWORD data_length, DWORD local_length, DWORD remote_length,
-                                  LPDWORD received, LPOVERLAPPED overlapped)
-{
-    fault_outcome planned = fault_plan_take("accept");
-    if (planned.kind == FAULT_FAIL)
-        return fail_at_once(planned.value) == 0;
-    fault_plan_pause(planned);
-    BOOL ok = AcceptEx(listener, accepted, buffer, data_length, local_length, remote_length,
-                       received, overlapped);
-    return answer_as_planned(planned, ok ? 0 : SOCKET_ERROR) == 0;
-}
-
-winsock_calls winsock = {planned_receive, planned_send, planned_accept};
-
-void winsock_restore(void)
-{
-    winsock = (winsock_calls){planned_receive, planned_send, planned_accept};
-}
-
-void completion_as_planned(const io_context *context, DWORD *bytes, DWORD *error)
-{
-    static const char *const done[] = {"none-done", "accept-done", "receive-done", "send-done"};
-    fault_outcome planned = fault_plan_take(done[context->operation]);
-    fault_plan_pause(planned);
-    if (planned.kind == FAULT_FAIL || planned.kind == FAULT_EOF) {
-        *bytes = 0;
-        *error = planned.kind == FAULT_FAIL ? planned.value : 0;
-    }
-}
-
 const char *operation_name(io_operation operation)
 {
     switch (operation) {
@@ -222,7 +113,8 @@ async_socket *async_socket_wrap(SOCKET handle, DWORD buffer_size, size_t user_si
 
 async_socket *async_socket_open(DWORD buffer_size, size_t user_size)
 {
-    SOCKET handle = WSASocketW(AF_INET, SOCK_STREAM, IPPROTO_TCP, NULL, 0, WSA_FLAG_OVERLAPPED);
+    SOCKET handle = WSASocketW(AF_INET, SOCK_STREAM, IPPROTO_TCP, NULL, 0,
+                               WSA_FLAG_OVERLAPPED | WSA_FLAG_NO_HANDLE_INHERIT);
     if (handle == INVALID_SOCKET)
         return NULL;
     return async_socket_wrap(handle, buffer_size, user_size);
@@ -264,15 +156,25 @@ bool async_socket_is_disposed(async_socket *s)
 
 /* ---- starting operations ------------------------------------------------------------- */
 
-DWORD async_socket_accept(async_socket *accepted, SOCKET listener)
+/* AcceptEx is a Microsoft extension to Winsock: the provider behind the socket hands out
+ * its address. */
+bool async_socket_load_accept_ex(SOCKET listener, LPFN_ACCEPTEX *accept_ex)
+{
+    GUID id = WSAID_ACCEPTEX;
+    DWORD bytes = 0;
+    return WSAIoctl(listener, SIO_GET_EXTENSION_FUNCTION_POINTER, &id, sizeof id, accept_ex,
+                    sizeof *accept_ex, &bytes, NULL, NULL) == 0;
+}
+
+DWORD async_socket_accept(async_socket *accepted, SOCKET listener, LPFN_ACCEPTEX accept_ex)
 {
     io_context *in = accepted->in;
     context_start(in, OP_ACCEPT);
     DWORD received = 0;
     /* No receive data (0): a client that connects and sends nothing still completes the
      * accept. TRUE means it finished at once; its packet is queued all the same. */
-    if (winsock.accept(listener, accepted->handle, in->buffer, 0, ACCEPT_ADDRESS_SPACE,
-                       ACCEPT_ADDRESS_SPACE, &received, &in->overlapped))
+    if (accept_ex(listener, accepted->handle, in->buffer, 0, ACCEPT_ADDRESS_SPACE,
+                  ACCEPT_ADDRESS_SPACE, &received, &in->overlapped))
         return 0;
     DWORD error = (DWORD)WSAGetLastError();
     if (error == ERROR_IO_PENDING)
@@ -290,12 +192,13 @@ DWORD async_socket_receive(async_socket *s, DWORD offset, DWORD length)
     in->wsabuf.buf = in->buffer + offset;
     in->wsabuf.len = length;
     DWORD flags = 0;
-    if (winsock.receive(s->handle, &in->wsabuf, 1, NULL, &flags, &in->overlapped, NULL) == 0)
+    if (WSARecv(s->handle, &in->wsabuf, 1, NULL, &flags, &in->overlapped, NULL) == 0)
         return 0; /* done at once; the completion packet is queued anyway */
     DWORD error = (DWORD)WSAGetLastError();
     if (error == WSA_IO_PENDING)
         return 0; /* started; the completion packet comes later */
-    /* Any other error: the operation never started and no packet will ever come. */
+    /* Any other error: the operation never started and no packet will ever come (for a
+     * TCP socket: a datagram's WSAEMSGSIZE is a warning that still queues one). */
     in->last_error = error;
     /* The fix: nothing else will ever mark this operation complete, so do it here,
      * before the caller disposes the socket; dispose then frees the context. */
@@ -314,7 +217,7 @@ DWORD async_socket_send(async_socket *s, DWORD offset, DWORD length)
     context_start(out, OP_SEND);
     out->wsabuf.buf = out->buffer + offset;
     out->wsabuf.len = length;
-    if (winsock.send(s->handle, &out->wsabuf, 1, NULL, 0, &out->overlapped, NULL) == 0)
+    if (WSASend(s->handle, &out->wsabuf, 1, NULL, 0, &out->overlapped, NULL) == 0)
         return 0;
     DWORD error = (DWORD)WSAGetLastError();
     if (error == WSA_IO_PENDING)
@@ -333,9 +236,10 @@ void async_socket_dispose(async_socket *s)
         context_dispose(s->in);
     if (s->out != NULL)
         context_dispose(s->out);
-    /* Cancels what the kernel holds: each pending operation completes with
-     * ERROR_OPERATION_ABORTED, and that completion frees its context. An operation that
-     * failed at once is not held by the kernel: there is nothing to cancel. */
+    /* Cancels what the kernel holds: each pending operation still completes, as cancelled
+     * (ERROR_OPERATION_ABORTED) or, when it finished first, with its own result (Microsoft's
+     * CancelIoEx page), and that completion frees its context. An operation that failed
+     * at once is not held by the kernel: there is nothing to cancel. */
     CancelIoEx((HANDLE)s->handle, NULL);
     closesocket(s->handle);
     s->handle = INVALID_SOCKET;

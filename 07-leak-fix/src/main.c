@@ -9,6 +9,7 @@
 #include "registry.h"
 #include "server.h"
 #include "tutorial/cli.h"
+#include "tutorial/faults.h"
 #include "tutorial/net.h"
 #include "tutorial/stop.h"
 
@@ -55,9 +56,9 @@ static void print_stats(server *srv, int seconds)
     server_get_counters(srv, &c);
     registry_get_totals(&t);
     printf("stats: seconds=%d accepted=%ld resets=%ld frames=%ld live_contexts=%ld "
-           "disposed_in_progress=%ld context_bytes=%lu private_bytes=%llu\n",
+           "disposed_in_progress=%ld context_bytes=%llu private_bytes=%llu\n",
            seconds, c.accepted, c.resets, c.frames, t.contexts, t.disposed_in_progress,
-           (unsigned long)t.context_bytes, private_bytes());
+           (unsigned long long)t.context_bytes, private_bytes());
     fflush(stdout);
 }
 
@@ -83,12 +84,14 @@ int main(int argc, char **argv)
     const char *faults = NULL;
     const cli_option options[] = {
         CLI_SERVER_OPTIONS(&args),
-        {"--threads", CLI_INT, "N", 1, 64, &threads, "worker threads (default 2)"},
-        {"--accepts", CLI_INT, "N", 1, 256, &accepts, "AcceptEx calls kept outstanding (default 8)"},
-        {"--max-frame", CLI_INT, "N", 1, 16 << 20, &max_frame,
+        {"--threads", CLI_INT, "N", 1, SERVER_MAX_THREADS, &threads, "worker threads (default 2)"},
+        {"--accepts", CLI_INT, "N", 1, SERVER_MAX_ACCEPTS, &accepts,
+         "AcceptEx calls kept outstanding (default 8)"},
+        {"--max-frame", CLI_INT, "N", 1, SERVER_MAX_FRAME, &max_frame,
          "longest frame payload in bytes; longer closes the connection (default 65536)"},
         {"--idle-ms", CLI_INT, "N", 0, 86400000, &idle_ms,
-         "close a connection whose receive waits longer (default 30000; 0: never)"},
+         "close a connection whose receive or send waits longer, or whose frame is not whole "
+         "in that time (default 30000; 0: never)"},
         {"--stats", CLI_FLAG, NULL, 0, 0, &stats, "print a stats line every second"},
         {"--faults", CLI_TEXT, "PLAN", 0, 0, &faults,
          "make calls fail as Windows can, e.g. \"accept%5=fail:WSAECONNRESET\""},
@@ -102,14 +105,15 @@ int main(int argc, char **argv)
     if (parsed != CLI_OK)
         return cli_exit_status(parsed);
     char why[160];
-    if (!fault_plan_set(faults, why, sizeof why)) {
+    /* The adversary, from outside (tutorial/faults.h): installed only when --faults asks
+     * for it, or when Windows' reset semantics are wanted under Wine. */
+    if (!faults_install(faults, !wine_resets, why, sizeof why)) {
         fprintf(stderr, "%s: --faults: %s\n", SERVER_PROGRAM, why);
         cli_print_usage(&program);
         return CLI_EXIT_USAGE;
     }
-    windows_resets_under_wine = !wine_resets;
     if (net_under_wine())
-        fprintf(stderr, "%s\n", windows_resets_under_wine
+        fprintf(stderr, "%s\n", faults_windows_resets()
                                      ? "under Wine: resets behave as on Windows (a receive after "
                                        "a reset fails with WSAECONNRESET); --wine-resets: Wine's own"
                                      : "under Wine: Wine's own resets (a receive after a reset "
@@ -128,9 +132,9 @@ int main(int argc, char **argv)
     server_counters c;
     server_stop(srv, &c);
     printf("served: accepted=%ld failed_accepts=%ld resets=%ld closed=%ld frames=%ld oversized=%ld "
-           "idle_timeouts=%ld immediate_failures=%ld\n",
+           "idle_timeouts=%ld stalled_sends=%ld slow_frames=%ld immediate_failures=%ld\n",
            c.accepted, c.failed_accepts, c.resets, c.closed, c.frames, c.oversized, c.idle_timeouts,
-           c.immediate_failures);
+           c.stalled_sends, c.slow_frames, c.immediate_failures);
     registry_print_report(stdout); /* its last line: "leaked: N contexts, B bytes" */
     WSACleanup();
     return 0;

@@ -3,6 +3,9 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "tutorial/fault_plan.h"
+#include "tutorial/faults.h"
+#include "tutorial/import_hook.h"
 #include "tutorial/net.h"
 
 HANDLE test_port;
@@ -17,14 +20,22 @@ int test_port_open(void **state)
 int test_port_close(void **state)
 {
     (void)state;
-    winsock_restore();
+    set_plan(NULL);
     CloseHandle(test_port);
     return 0;
 }
 
 int test_port_and_winsock_up(void **state)
 {
-    return test_port_open(state) == 0 ? tk_winsock_up(state) : -1;
+    faults_set_windows_resets(true); /* as the servers have them under Wine */
+    return test_port_open(state) == 0 ? tk_faults_up(state) : -1;
+}
+
+void set_plan(const char *plan)
+{
+    char why[200] = "";
+    if (!fault_plan_set(plan, why, sizeof why))
+        fail_msg("not a plan: %s (%s)", plan, why);
 }
 
 int test_port_and_winsock_down(void **state)
@@ -161,17 +172,6 @@ const char *reported_operation_name(int operation)
     return operation < 0 ? "several operations" : operation_name((io_operation)operation);
 }
 
-int WSAAPI receive_fails_with_wsaeconnreset(SOCKET s, LPWSABUF buffers, DWORD count,
-                                            LPDWORD received, LPDWORD flags,
-                                            LPWSAOVERLAPPED overlapped,
-                                            LPWSAOVERLAPPED_COMPLETION_ROUTINE routine)
-{
-    (void)s, (void)buffers, (void)count, (void)received, (void)flags, (void)overlapped,
-        (void)routine;
-    WSASetLastError(WSAECONNRESET);
-    return SOCKET_ERROR;
-}
-
 void fill_until_sends_wait(SOCKET s)
 {
     static char chunk[65536];
@@ -196,8 +196,20 @@ void let_the_send_complete(async_socket *s, SOCKET peer)
 
 /* ---- shaped receives ------------------------------------------------------------------ */
 
-static receive_function unshaped; /* what winsock.receive held before the shaping */
-static volatile LONG at_most;     /* 0: no cap */
+void plan_with_receives_cut(const char *plan, DWORD at_most)
+{
+    char text[512];
+    snprintf(text, sizeof text, "%s%s", plan != NULL ? plan : "",
+             plan != NULL && plan[0] != '\0' && at_most > 0 ? "," : "");
+    if (at_most > 0)
+        snprintf(text + strlen(text), sizeof text - strlen(text), "receive#*=short:%lu",
+                 (unsigned long)at_most);
+    set_plan(text);
+}
+
+typedef int(WSAAPI *receive_function)(SOCKET, LPWSABUF, DWORD, LPDWORD, LPDWORD,
+                                      LPWSAOVERLAPPED, LPWSAOVERLAPPED_COMPLETION_ROUTINE);
+static receive_function unshaped; /* what the import table held: the layer's stand-in */
 static volatile LONG waits_for;   /* bytes the next receive waits for; 0: none */
 
 typedef struct buffered_wait {
@@ -212,41 +224,19 @@ static bool socket_holds(void *argument)
     return ioctlsocket(w->s, FIONREAD, &buffered) != 0 || buffered >= w->bytes;
 }
 
-static int WSAAPI shaped_receive(SOCKET s, LPWSABUF buffers, DWORD count, LPDWORD received,
-                                 LPDWORD flags, LPWSAOVERLAPPED overlapped,
-                                 LPWSAOVERLAPPED_COMPLETION_ROUTINE routine)
+static int WSAAPI waiting_receive(SOCKET s, LPWSABUF buffers, DWORD count, LPDWORD received,
+                                  LPDWORD flags, LPWSAOVERLAPPED overlapped,
+                                  LPWSAOVERLAPPED_COMPLETION_ROUTINE routine)
 {
     buffered_wait wait = {s, (u_long)InterlockedExchange(&waits_for, 0)};
     if (wait.bytes > 0)
         tk_wait_until(socket_holds, &wait, TK_PROMPT_MS);
-    /* A copy on the stack is enough: Winsock captures the WSABUF array before an
-     * overlapped WSARecv returns (Microsoft's WSARecv page), only the bytes must stay. */
-    WSABUF capped = buffers[0];
-    LONG most = InterlockedCompareExchange(&at_most, 0, 0);
-    if (count == 1 && most > 0 && capped.len > (ULONG)most)
-        capped.len = (ULONG)most;
-    return unshaped(s, count == 1 ? &capped : buffers, count, received, flags, overlapped,
-                    routine);
-}
-
-static void shape_receives(void)
-{
-    if (winsock.receive != shaped_receive) { /* a fresh shaping: neither of the two yet */
-        InterlockedExchange(&at_most, 0);
-        InterlockedExchange(&waits_for, 0);
-        unshaped = winsock.receive;
-        winsock.receive = shaped_receive;
-    }
-}
-
-void receive_at_most(DWORD bytes)
-{
-    shape_receives();
-    InterlockedExchange(&at_most, (LONG)bytes);
+    return unshaped(s, buffers, count, received, flags, overlapped, routine);
 }
 
 void next_receive_waits_for(DWORD bytes)
 {
-    shape_receives();
+    if (unshaped == NULL)
+        unshaped = (receive_function)tk_hook_import("WSARecv", (tk_function)waiting_receive);
     InterlockedExchange(&waits_for, (LONG)bytes);
 }

@@ -85,8 +85,8 @@ bool client_exchange_frame(unsigned short port, const void *payload, size_t leng
 
     unsigned char header[4];
     net_put_frame_length(header, (unsigned long)length);
-    bool ok = net_send_all(s, header, sizeof header) && net_send_all(s, payload, length) &&
-              net_recv_all(s, header, sizeof header);
+    bool ok = net_read_greeting(s) && net_send_all(s, header, sizeof header) &&
+              net_send_all(s, payload, length) && net_recv_all(s, header, sizeof header);
     if (ok) {
         size_t reply_length = net_get_frame_length(header);
         unsigned char *data = malloc(reply_length + 1);

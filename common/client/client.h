@@ -20,8 +20,8 @@ void client_buffer_free(client_buffer *buffer);
 bool client_exchange_stream(unsigned short port, const void *payload, size_t length,
                             DWORD timeout_ms, client_buffer *reply);
 
-/* Framed servers (steps 06-07): sends one frame (4-byte big-endian length, then the
- * payload) and reads one frame back. */
+/* Framed servers (steps 06-07): reads the server's greeting (NET_GREETING), sends one
+ * frame (4-byte big-endian length, then the payload) and reads one frame back. */
 bool client_exchange_frame(unsigned short port, const void *payload, size_t length,
                            DWORD timeout_ms, client_buffer *reply);
 

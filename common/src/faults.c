@@ -447,9 +447,11 @@ static int start_operation(fault_outcome planned, operation *model, const socket
     if (planned.kind == FAULT_FAIL)
         return fail_at_once(planned.value); /* not made: no packet will come */
     if (planned.kind == FAULT_LOST) {
-        overlapped->Internal = STATUS_PENDING; /* as the kernel marks what it holds */
-        operation_add(model);
-        return fail_at_once(WSA_IO_PENDING); /* and nothing will ever complete it */
+        /* Not made, so Windows holds nothing: the memory checks leave it alone, and no
+         * packet will ever come for it. It looks held, as a pending operation does. */
+        if (overlapped != NULL)
+            overlapped->Internal = STATUS_PENDING;
+        return fail_at_once(WSA_IO_PENDING);
     }
     fault_plan_pause(planned);
     WSABUF capped[MAX_BUFFERS];
@@ -550,6 +552,10 @@ static int WSAAPI stand_in_wsarecv(SOCKET s, LPWSABUF buffers, DWORD count, LPDW
     fault_outcome planned = planning() ? fault_plan_take_op(FAULT_OP_RECEIVE, st.connection,
                                                             st.receives)
                                        : (fault_outcome){FAULT_REAL, 0};
+    if (planned.kind == FAULT_DELAY) { /* sleep, then the call: the reset may come meanwhile */
+        fault_plan_pause(planned);
+        planned.kind = FAULT_REAL;
+    }
     if (planned.kind != FAULT_FAIL && resets &&
         (st.reset_after_accept || (!st.received && wine_hides_a_reset(s))))
         return answer_a_reset(); /* what Windows answers */

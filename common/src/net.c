@@ -1,5 +1,7 @@
 #include "tutorial/net.h"
 
+#include <string.h>
+
 #include "tutorial/errors.h"
 
 bool net_startup(void)
@@ -120,6 +122,14 @@ unsigned long net_get_frame_length(const unsigned char header[4])
 {
     return ((unsigned long)header[0] << 24) | ((unsigned long)header[1] << 16) |
            ((unsigned long)header[2] << 8) | (unsigned long)header[3];
+}
+
+bool net_read_greeting(SOCKET s)
+{
+    unsigned char frame[4 + NET_GREETING_LENGTH];
+    return net_recv_all(s, frame, sizeof frame) &&
+           net_get_frame_length(frame) == NET_GREETING_LENGTH &&
+           memcmp(frame + 4, NET_GREETING, NET_GREETING_LENGTH) == 0;
 }
 
 bool net_under_wine(void)

@@ -42,4 +42,12 @@ bool net_under_wine(void);
 void net_put_frame_length(unsigned char header[4], unsigned long length);
 unsigned long net_get_frame_length(const unsigned char header[4]);
 
+/* The greeting of steps 06 and 07: the first frame their server sends on every connection,
+ * before it reads anything, as the incident's NetMQ engine sent its own. */
+#define NET_GREETING "tutorial-echo/1"
+enum { NET_GREETING_LENGTH = sizeof NET_GREETING - 1 };
+
+/* Reads one frame from a blocking socket and checks that it is the greeting. */
+bool net_read_greeting(SOCKET s);
+
 #endif
