@@ -19,12 +19,13 @@ DWORD receive_path_start(async_socket *s, DWORD offset, DWORD length)
     in->wsabuf.buf = in->buffer + offset;
     in->wsabuf.len = length;
     DWORD flags = 0;
-    if (winsock.receive(s->handle, &in->wsabuf, 1, NULL, &flags, &in->overlapped, NULL) == 0)
+    if (WSARecv(s->handle, &in->wsabuf, 1, NULL, &flags, &in->overlapped, NULL) == 0)
         return 0; /* done at once; the completion packet is queued anyway */
     DWORD error = (DWORD)WSAGetLastError();
     if (error == WSA_IO_PENDING)
         return 0; /* started; the completion packet comes later */
-    /* Any other error: the operation never started and no packet will ever come. */
+    /* Any other error: the operation never started and no packet will ever come (for a
+     * TCP socket: a datagram's WSAEMSGSIZE is a warning that still queues one). */
     in->last_error = error;
     return error; /* the caller disposes the socket */
 }

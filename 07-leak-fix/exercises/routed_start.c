@@ -30,7 +30,7 @@ DWORD routed_receive(async_socket *s, HANDLE port, ULONG_PTR key, DWORD length)
     io_context *in = s->in;
     start(in, OP_RECEIVE, length);
     DWORD flags = 0;
-    if (winsock.receive(s->handle, &in->wsabuf, 1, NULL, &flags, &in->overlapped, NULL) == 0)
+    if (WSARecv(s->handle, &in->wsabuf, 1, NULL, &flags, &in->overlapped, NULL) == 0)
         return 0; /* done at once; the kernel queues the packet anyway */
     DWORD error = (DWORD)WSAGetLastError();
     if (error == WSA_IO_PENDING)
@@ -42,7 +42,7 @@ DWORD routed_send(async_socket *s, HANDLE port, ULONG_PTR key, DWORD length)
 {
     io_context *out = s->out;
     start(out, OP_SEND, length);
-    if (winsock.send(s->handle, &out->wsabuf, 1, NULL, 0, &out->overlapped, NULL) == 0)
+    if (WSASend(s->handle, &out->wsabuf, 1, NULL, 0, &out->overlapped, NULL) == 0)
         return 0;
     DWORD error = (DWORD)WSAGetLastError();
     if (error == WSA_IO_PENDING)

@@ -6,13 +6,14 @@
  * - the call returned WSA_IO_PENDING, or succeeded at once: the kernel queues the packet
  *   (no FILE_SKIP_COMPLETION_PORT_ON_SUCCESS here);
  * - the call failed at once: no packet will come from the kernel, so the start function
- *   posts one (through routed_post, below), and the context stays "in progress" until that
+ *   posts one (PostQueuedCompletionStatus), and the context stays "in progress" until that
  *   packet is handled. The packet must read like the kernel's packet for that socket: the
  *   socket's key, and the bytes a failed operation moved.
  * The completion handler is then the one place that completes contexts and disposes
  * sockets (in the checker: it calls context_complete, and disposes the socket on an error).
  *
- * Posting can fail too (the system is out of resources). Then no packet comes at all, and
+ * Posting can fail too (the system is out of resources; the checker makes it fail from
+ * outside, through the import layer's "post" rule). Then no packet comes at all, and
  * the start function must not leave the operation hanging: it completes the context itself
  * and returns the error, and its caller disposes the socket (the one case where the caller,
  * not the handler, cleans up).
@@ -31,10 +32,5 @@
  * failed at once and its packet could not be posted; the context is complete then). */
 DWORD routed_receive(async_socket *s, HANDLE port, ULONG_PTR key, DWORD length);
 DWORD routed_send(async_socket *s, HANDLE port, ULONG_PTR key, DWORD length);
-
-/* PostQueuedCompletionStatus behind a seam: post through this. The program that uses the
- * start functions defines it (the checker's may fail it, as the fault plan's "post" rule
- * says, to show what happens when the system cannot queue a packet). */
-BOOL routed_post(HANDLE port, DWORD bytes, ULONG_PTR key, OVERLAPPED *overlapped);
 
 #endif

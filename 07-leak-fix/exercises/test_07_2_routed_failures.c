@@ -12,20 +12,10 @@
 #include "routed_start.h"
 #include "support.h"
 #include "tutorial/checkkit.h"
+#include "tutorial/fault_plan.h"
 #include "tutorial/net.h"
 
 enum { QUIET_MS = 300 };
-
-/* The seam of routed_start.h: the real post, unless the fault plan's "post" rule fails it. */
-BOOL routed_post(HANDLE port, DWORD bytes, ULONG_PTR key, OVERLAPPED *overlapped)
-{
-    fault_outcome planned = fault_plan_take("post");
-    if (planned.kind == FAULT_FAIL) {
-        SetLastError(planned.value);
-        return FALSE;
-    }
-    return PostQueuedCompletionStatus(port, bytes, key, overlapped);
-}
 
 /* What the packets of one operation looked like. */
 typedef struct outcome {
@@ -159,8 +149,8 @@ static void receives_that_fail_at_once_each_come_back_once_with_their_error(void
         assert_still_in_progress(s->in, "a receive that failed at once");
     }
     if (fault_plan_calls("post") != N)
-        fail_msg("expected each of the %d failed receives to post its packet through "
-                 "routed_post (routed_start.h); routed_post was called %ld time(s)", N,
+        fail_msg("expected each of the %d failed receives to post its packet with "
+                 "PostQueuedCompletionStatus; it was called %ld time(s)", N,
                  fault_plan_calls("post"));
     handle_packets(outcomes, N, "receives that failed at once");
     for (int i = 0; i < N; i++) {
@@ -188,12 +178,12 @@ static void a_send_that_fails_at_once_comes_back_once_with_wsaeconnreset(void **
     assert_nothing_left(before);
 }
 
-/* Errors of the incident's kind, through the step's seam (the fault plan's "receive" rule:
- * Wine cannot be made to return most of them). */
+/* Errors of the incident's kind, from outside (the fault plan's "receive" rule: Wine
+ * cannot be made to return most of them). */
 static void any_immediate_failure_comes_back_once_through_the_port(void **state)
 {
     (void)state;
-    static const DWORD errors[] = {WSAECONNRESET, WSAECONNABORTED, WSAENETRESET, WSAENOBUFS};
+    static const DWORD errors[] = {WSAECONNRESET, WSAECONNABORTED, WSAENETRESET, WSAENOTCONN};
     DWORD planned = errors[ck_random(0, 3)];
     char plan[64], why[128];
     snprintf(plan, sizeof plan, "receive#1=fail:%lu", (unsigned long)planned);
@@ -234,7 +224,8 @@ static void a_socket_disposed_before_its_failure_packet_is_freed_by_that_packet(
     closesocket(peer);
 }
 
-/* The system cannot queue the packet (the fault plan's "post" rule fails routed_post): no
+/* The system cannot queue the packet (the fault plan's "post" rule fails
+ * PostQueuedCompletionStatus, from outside): no
  * packet will come, so the start function must complete the context and say so, and its
  * caller disposes the socket. Nothing may be left and no packet may come. */
 static void a_failure_whose_packet_cannot_be_posted_is_returned_to_the_caller(void **state)
@@ -267,8 +258,8 @@ static void a_failure_whose_packet_cannot_be_posted_is_returned_to_the_caller(vo
         long fired = fault_plan_fired("post");
         fault_plan_set(NULL, why, sizeof why);
         if (fired != 1)
-            fail_msg("expected %s that failed at once to post its packet through routed_post "
-                     "once (routed_start.h); routed_post failed %ld call(s)", what, fired);
+            fail_msg("expected %s that failed at once to post its packet with "
+                     "PostQueuedCompletionStatus once; %ld call(s) were made", what, fired);
         if (answer != expected && answer != post_error)
             fail_msg("%s failed at once (%lu) and its packet could not be posted (%lu): no "
                      "packet will ever come, so the start must return an error for its caller "
@@ -307,7 +298,7 @@ static void a_receive_that_succeeds_at_once_comes_back_once_not_twice(void **sta
     assert_memory_equal(s->in->buffer, data, length);
     if (fault_plan_calls("post") != 0)
         fail_msg("expected no posted packet for a receive that succeeded at once (the kernel "
-                 "queues its packet); routed_post was called");
+                 "queues its packet); PostQueuedCompletionStatus was called");
     async_socket_dispose(s); /* the server's own decision: nothing is in flight */
     assert_nothing_left(before);
     closesocket(peer);
@@ -353,5 +344,5 @@ int main(void)
         ON_ITS_OWN_PORT(a_receive_that_succeeds_at_once_comes_back_once_not_twice),
         ON_ITS_OWN_PORT(a_receive_that_waits_comes_back_once_when_the_data_arrives),
     };
-    return cmocka_run_group_tests_name("exercise 07.2", tests, tk_winsock_up, tk_winsock_down);
+    return cmocka_run_group_tests_name("exercise 07.2", tests, tk_faults_up, tk_winsock_down);
 }
