@@ -60,10 +60,10 @@ class Program:
 class Server:
     """One step's server: its stats lines as they arrive, and its leak report at the end."""
 
-    def __init__(self, step, program, seconds):
+    def __init__(self, step, program, seconds, extra=()):
         self.step = step
         self.process = program.start(f"step{step}-server", "--port", "0", "--stats",
-                                     "--seconds", str(seconds + 60))
+                                     "--seconds", str(seconds + 60), *extra)
         self.port = None
         self.latest = {}
         self.history = []
@@ -108,8 +108,12 @@ class Server:
         self.reader.join(10)
 
 
+GREETING = b"tutorial-echo/1"  # the frame steps 06 and 07 send first (common/include/tutorial/net.h)
+
+
 class FrameClients:
-    """A few well-behaved clients: each sends frames and checks every echo, byte for byte."""
+    """A few well-behaved clients: each reads the server's greeting, then sends frames and
+    checks every echo, byte for byte."""
 
     def __init__(self, port, count=3):
         self.port = port
@@ -142,6 +146,9 @@ class FrameClients:
         while not self.stopping.is_set():
             try:
                 with socket.create_connection(("127.0.0.1", self.port), timeout=10) as connection:
+                    header = self._receive(connection, 4)
+                    if self._receive(connection, struct.unpack(">I", header)[0]) != GREETING:
+                        raise ConnectionError("the server's first frame was not its greeting")
                     while not self.stopping.is_set():
                         payload = rng.randbytes(rng.randint(1, 4096))
                         if self._exchange(connection, payload) == payload:

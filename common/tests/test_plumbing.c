@@ -20,6 +20,12 @@ static DWORD WINAPI echo_one_connection(void *argument)
     SOCKET s = accept(job->listener, NULL, NULL);
     if (s == INVALID_SOCKET)
         return 1;
+    if (job->framed) { /* the framed servers greet first */
+        unsigned char greeting[4 + NET_GREETING_LENGTH];
+        net_put_frame_length(greeting, NET_GREETING_LENGTH);
+        memcpy(greeting + 4, NET_GREETING, NET_GREETING_LENGTH);
+        net_send_all(s, greeting, sizeof greeting);
+    }
     char chunk[4096];
     int got;
     while ((got = recv(s, chunk, sizeof chunk, 0)) > 0)
@@ -78,10 +84,11 @@ static void the_stream_client_gets_a_large_payload_back_byte_exact(void **state)
     finish_echo(&job, thread);
 }
 
-static void the_frame_client_sends_a_length_prefix_and_reads_one_frame(void **state)
+static void the_frame_client_reads_the_greeting_sends_a_length_prefix_and_reads_one_frame(
+    void **state)
 {
     (void)state;
-    echo_once job = {0};
+    echo_once job = {INVALID_SOCKET, true};
     unsigned short port;
     HANDLE thread = start_echo(&job, &port);
     client_buffer reply;
@@ -196,7 +203,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(a_loopback_pair_carries_bytes_both_ways),
         cmocka_unit_test(the_stream_client_gets_a_large_payload_back_byte_exact),
-        cmocka_unit_test(the_frame_client_sends_a_length_prefix_and_reads_one_frame),
+        cmocka_unit_test(
+            the_frame_client_reads_the_greeting_sends_a_length_prefix_and_reads_one_frame),
         cmocka_unit_test(after_a_hard_reset_a_send_fails_with_wsaeconnreset),
         cmocka_unit_test(frame_lengths_are_big_endian),
         cmocka_unit_test(the_parser_rejects_values_out_of_range),

@@ -12,7 +12,8 @@
  * Ping-pong: every connection sends a frame (a 4-byte length in network byte order, then
  * --size bytes: the protocol of steps 06 and 07) and waits for the whole echo before it
  * sends the next. The echo servers of steps 01 to 05 send any bytes back as they came, so
- * the same frame measures them too. The clock starts once every connection has had its
+ * the same frame measures them too. --greeting reads the greeting frame the servers of
+ * steps 06 and 07 send first on every connection, before anything else. The clock starts once every connection has had its
  * first echo (a warm-up: step 01 starts a thread per client, AcceptEx servers take the
  * backlog a few at a time), or after WARMUP_MS. The run then ends after --ms milliseconds
  * or --requests round trips, whichever comes first; every connection finishes the round
@@ -220,10 +221,13 @@ static DWORD WINAPI worker_main(void *argument)
 
 /* ---- connecting, and the two modes ----------------------------------------------------- */
 
-/* Connects up to count sockets, one after another, until connect_ms have passed. A
- * loopback connect is answered at once (the listen backlog takes it, or nobody listens);
- * the bound is for a machine where it is not. Returns how many connected. */
-static int connect_all(unsigned short port, SOCKET *sockets, int count, DWORD connect_ms)
+/* Connects up to count sockets, one after another, until connect_ms have passed; with
+ * greeting, each reads the server's greeting first (a connection whose greeting does not
+ * come in time is not counted). A loopback connect is answered at once (the listen backlog
+ * takes it, or nobody listens); the bound is for a machine where it is not. Returns how
+ * many connected. */
+static int connect_all(unsigned short port, SOCKET *sockets, int count, DWORD connect_ms,
+                       bool greeting)
 {
     ULONGLONG until = GetTickCount64() + connect_ms;
     int connected = 0;
@@ -231,6 +235,10 @@ static int connect_all(unsigned short port, SOCKET *sockets, int count, DWORD co
         SOCKET s = net_connect_loopback(port);
         if (s == INVALID_SOCKET)
             continue;
+        if (greeting && (!net_set_recv_timeout(s, connect_ms) || !net_read_greeting(s))) {
+            closesocket(s);
+            continue;
+        }
         BOOL no_delay = TRUE; /* a frame goes out as one segment, now */
         setsockopt(s, IPPROTO_TCP, TCP_NODELAY, (const char *)&no_delay, sizeof no_delay);
         sockets[connected++] = s;
@@ -249,12 +257,12 @@ static bool ended_by_server(SOCKET s)
     return select(0, &readable, NULL, NULL, &at_once) == 1;
 }
 
-static int idle(unsigned short port, int count, int ms)
+static int idle(unsigned short port, int count, int ms, bool greeting)
 {
     SOCKET *sockets = calloc((size_t)count, sizeof *sockets);
     if (sockets == NULL)
         return 1;
-    int connected = connect_all(port, sockets, count, 10000);
+    int connected = connect_all(port, sockets, count, 10000, greeting);
     printf("holding connected=%d connections=%d\n", connected, count);
     fflush(stdout);
     /* The hold itself: until --ms pass, or Ctrl-C (the bench ends it once it has measured). */
@@ -289,6 +297,7 @@ static unsigned long long percentile(const unsigned long *counts, unsigned long 
 typedef struct pingpong_args {
     unsigned short port;
     int connections, size, ms, requests, threads;
+    bool greeting;
 } pingpong_args;
 
 static unsigned char *make_frame(int size)
@@ -338,7 +347,7 @@ static int pingpong(const pingpong_args *a)
     r.request_limit = a->requests;
     QueryPerformanceFrequency(&r.frequency);
 
-    r.connected = connect_all(a->port, sockets, a->connections, 10000);
+    r.connected = connect_all(a->port, sockets, a->connections, 10000, a->greeting);
     for (int i = 0; i < r.connected; i++) {
         connection *c = &r.connections[i];
         c->socket = sockets[i];
@@ -435,7 +444,7 @@ static int pingpong(const pingpong_args *a)
 
 int main(int argc, char **argv)
 {
-    pingpong_args a = {0, 1, 512, 3000, 100000000, 2};
+    pingpong_args a = {0, 1, 512, 3000, 100000000, 2, false};
     int port = 0;
     bool idle_mode = false;
     const cli_option options[] = {
@@ -452,6 +461,8 @@ int main(int argc, char **argv)
          "worker threads on the completion port (default 2)"},
         {"--idle", CLI_FLAG, NULL, 0, 0, &idle_mode,
          "hold the connections open and send nothing, instead of ping-pong"},
+        {"--greeting", CLI_FLAG, NULL, 0, 0, &a.greeting,
+         "read the greeting frame of steps 06 and 07 on every connection first"},
     };
     const cli_program program = {"loadgen",
                                  "ping-pong or idle clients against a server, one result line",
@@ -467,7 +478,7 @@ int main(int argc, char **argv)
     if (!net_startup())
         return 1;
     a.port = (unsigned short)port;
-    int status = idle_mode ? idle(a.port, a.connections, a.ms) : pingpong(&a);
+    int status = idle_mode ? idle(a.port, a.connections, a.ms, a.greeting) : pingpong(&a);
     WSACleanup();
     return status;
 }
