@@ -14,5 +14,5 @@ if(BUILD_TESTING AND TUTORIAL_PYTHON3 AND TARGET step06-server AND TARGET step07
            COMMAND "${TUTORIAL_PYTHON3}" "${PROJECT_SOURCE_DIR}/demo/test_native_probes.py"
                    "${CMAKE_BINARY_DIR}/bin")
   set_tests_properties(demo.native_probes_leak_in_06_and_not_in_07 PROPERTIES
-    LABELS "demo;system" TIMEOUT 300 FIXTURES_REQUIRED wine)
+    LABELS "demo;system" TIMEOUT 300 FIXTURES_REQUIRED wine RUN_SERIAL TRUE)
 endif()

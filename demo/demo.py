@@ -264,9 +264,9 @@ unset multiplot
 
 
 def verdict(servers, resets):
-    """One line per server. A probe's receive fails at once when its reset arrived before the
-    server started the receive (the server counts those as immediate_failures): step 06
-    leaks one context for each of them, step 07 none."""
+    """One line per server. A probe's greeting or receive fails at once when its reset arrived
+    before the server started that operation (the server counts those as
+    immediate_failures): step 06 leaks one context for each of them, step 07 none."""
     lines = []
     for server in servers:
         if server.leaked is None:
@@ -274,8 +274,8 @@ def verdict(servers, resets):
             continue
         contexts, size = server.leaked
         early = server.served.get("immediate_failures", 0)
-        arrived = (f"{early:,} of the {resets:,} probes had their reset arrive before its "
-                   f"receive, which then failed at once")
+        arrived = (f"{early:,} of the {resets:,} probes had their reset arrive before the "
+                   f"server's greeting or receive, which then failed at once")
         if contexts:
             lines.append(f"step {server.step} leaked {contexts:,} contexts ({size:,} bytes, "
                          f"{size // contexts:,} each): {arrived}")

@@ -113,8 +113,9 @@ static bool started(server *srv, bool done)
     int error = WSAGetLastError();
     if (error == WSA_IO_PENDING)
         return true;
-    /* Any other error: the operation never started and NO packet will ever come. The
-     * caller still owns the context and must clean up now. */
+    /* Any other error: the operation never started and NO packet will ever come (for a
+     * TCP socket: a datagram's WSAEMSGSIZE is a warning that still queues one). The caller
+     * still owns the context and must clean up now. */
     InterlockedIncrement(&srv->failed_at_once);
     return false;
 }

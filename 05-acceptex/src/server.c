@@ -81,8 +81,8 @@ struct server {
     volatile LONG accepts_missing;
     bool refill_armed;            /* the timer is set and has not fired (lock)      */
     PTP_TIMER refill_timer;
-    DWORD refill_ms;              /* the next pause; the timer's callback owns it   */
-    LONG refill_failures;         /* failed rounds in a row (the callback's)        */
+    DWORD refill_ms;              /* the next pause (lock)                          */
+    LONG refill_failures;         /* failed rounds in a row (lock)                  */
 
     volatile LONG accepted, closed, live_contexts, aborted, failed_at_once, last_peer_port;
     volatile LONG64 bytes_echoed;
@@ -129,8 +129,9 @@ static bool started(server *srv, bool done)
     int error = WSAGetLastError();
     if (error == WSA_IO_PENDING)
         return true;
-    /* Any other error: the operation never started and NO packet will ever come. The
-     * caller still owns the context and must clean up now. */
+    /* Any other error: the operation never started and NO packet will ever come (for a
+     * TCP socket: a datagram's WSAEMSGSIZE is a warning that still queues one). The caller
+     * still owns the context and must clean up now. */
     InterlockedIncrement(&srv->failed_at_once);
     return false;
 }
@@ -275,6 +276,27 @@ static void lose_accept_slot(server *srv)
     arm_refill(srv);
 }
 
+/* After a round of the pool's timer: the first pause again when every missing accept was
+ * posted, else the next round twice as late, reported once per run of failures. Under the
+ * lock: a worker's arm_refill reads the pause, and two rounds may run at once. */
+static void end_round(server *srv, int error)
+{
+    EnterCriticalSection(&srv->lock);
+    if (error == 0) {
+        if (srv->refill_failures > 0)
+            fprintf(stderr, "accepting again after %ld failed rounds\n", srv->refill_failures);
+        srv->refill_failures = 0;
+        srv->refill_ms = REFILL_FIRST_MS;
+    } else {
+        if (srv->refill_failures++ == 0)
+            report_error("posting an accept (trying again later, more slowly each time)",
+                         (DWORD)error);
+        srv->refill_ms = srv->refill_ms * 2 > REFILL_MAX_MS ? REFILL_MAX_MS : srv->refill_ms * 2;
+        arm_refill(srv); /* the lock is a critical section: taking it again is allowed */
+    }
+    LeaveCriticalSection(&srv->lock);
+}
+
 /* The pool's timer: posts the missing accepts, on a thread of the system's pool. Each one
  * is tried once a round; while some keep failing, the next round comes twice as late. */
 static void CALLBACK refill_accepts(PTP_CALLBACK_INSTANCE instance, void *argument,
@@ -294,20 +316,8 @@ static void CALLBACK refill_accepts(PTP_CALLBACK_INSTANCE instance, void *argume
         else
             error = failed;
     }
-    if (is_stopping(srv))
-        return; /* the listener is closed: nothing is missing any more */
-    if (error == 0) {
-        if (srv->refill_failures > 0)
-            fprintf(stderr, "accepting again after %ld failed rounds\n", srv->refill_failures);
-        srv->refill_failures = 0;
-        srv->refill_ms = REFILL_FIRST_MS;
-        return;
-    }
-    if (srv->refill_failures++ == 0) /* once per run of failures, not once per round */
-        report_error("posting an accept (trying again later, more slowly each time)",
-                     (DWORD)error);
-    srv->refill_ms = srv->refill_ms * 2 > REFILL_MAX_MS ? REFILL_MAX_MS : srv->refill_ms * 2;
-    arm_refill(srv);
+    if (!is_stopping(srv)) /* else the listener is closed: nothing is missing any more */
+        end_round(srv, error);
 }
 /* snippet:end accept_pool */
 

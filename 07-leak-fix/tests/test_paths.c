@@ -290,6 +290,27 @@ static void complete_and_dispose_racing_free_the_context_exactly_once(void **sta
     set_plan(NULL);
 }
 
+/* A child process the program starts must not inherit the server's sockets: a child that
+ * kept one would hold the connection open after the server closed it. */
+static void the_sockets_the_server_makes_are_not_inherited(void **state)
+{
+    (void)state;
+    registry_totals before = totals();
+    async_socket *s = async_socket_open(64, 0);
+    assert_non_null(s);
+    DWORD flags = HANDLE_FLAG_INHERIT;
+    assert_true(GetHandleInformation((HANDLE)s->handle, &flags));
+    assert_int_equal(flags & HANDLE_FLAG_INHERIT, 0);
+    unsigned short port = 0;
+    SOCKET listener = net_listen_loopback(0, &port);
+    flags = HANDLE_FLAG_INHERIT;
+    assert_true(GetHandleInformation((HANDLE)listener, &flags));
+    assert_int_equal(flags & HANDLE_FLAG_INHERIT, 0);
+    closesocket(listener);
+    async_socket_dispose(s);
+    assert_int_equal(totals().contexts, before.contexts);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -304,6 +325,7 @@ int main(void)
         cmocka_unit_test(dispose_does_not_free_a_receive_in_flight_its_aborted_completion_does),
         cmocka_unit_test(a_receive_that_succeeds_at_once_still_queues_its_completion),
         cmocka_unit_test(complete_and_dispose_racing_free_the_context_exactly_once),
+        cmocka_unit_test(the_sockets_the_server_makes_are_not_inherited),
     };
     return cmocka_run_group_tests_name("paths", tests, test_port_and_winsock_up,
                                        test_port_and_winsock_down);

@@ -85,7 +85,8 @@ static void a_storm_of_1000_resets_leaks_in_06_and_not_in_07(void **state)
  * greeting and the first receive from outside ("receive#*=delay:100", the import layer),
  * and the next probe comes when this one has ended. Under Wine this needs Windows' reset
  * semantics (on, as in the servers); the next test turns them off. Probes from outside the
- * project need no rule: the test tools.native_probes runs them against the real programs. */
+ * project need no rule: demo.native_probes_leak_in_06_and_not_in_07 runs them against the
+ * real programs. */
 static long run_paced_probe(server *srv, int probes)
 {
     for (int i = 0; i < probes; i++) {

@@ -143,6 +143,10 @@ int main(int argc, char **argv)
     if (payload == NULL)
         client_buffer_free(&input);
     WSACleanup();
+    if (!ok && error == 0) { /* no error: the server ended the connection first */
+        fprintf(stderr, "talking to the server failed: the server closed the connection\n");
+        return 1;
+    }
     if (!ok) {
         report_error("talking to the server", error);
         return 1;
