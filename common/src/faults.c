@@ -541,17 +541,28 @@ static void check_buffers(LPWSABUF buffers, DWORD count, LPWSAOVERLAPPED overlap
         check_memory(buffers[i].buf, buffers[i].len, "a buffer handed to Winsock", caller);
 }
 
+/* What the stand-ins of WSARecv and WSASend do first: the memory check, the call counted on
+ * its connection (into *st), and the plan's outcome for it. */
+static fault_outcome begin_transfer(SOCKET s, fault_op op, LPWSABUF buffers, DWORD count,
+                                    LPWSAOVERLAPPED overlapped, void *caller, socket_state *st)
+{
+    check_buffers(buffers, count, overlapped, caller);
+    *st = planning() || faults_windows_resets() ? socket_count(s, op) : socket_look(s);
+    st->socket = s;
+    if (!planning())
+        return (fault_outcome){FAULT_REAL, 0};
+    return fault_plan_take_op(op, st->connection,
+                              op == FAULT_OP_RECEIVE ? st->receives : st->sends);
+}
+
 static int WSAAPI stand_in_wsarecv(SOCKET s, LPWSABUF buffers, DWORD count, LPDWORD received,
                                    LPDWORD flags, LPWSAOVERLAPPED overlapped,
                                    LPWSAOVERLAPPED_COMPLETION_ROUTINE routine)
 {
-    check_buffers(buffers, count, overlapped, CALLER());
+    socket_state st;
+    fault_outcome planned =
+        begin_transfer(s, FAULT_OP_RECEIVE, buffers, count, overlapped, CALLER(), &st);
     bool resets = faults_windows_resets();
-    socket_state st = planning() || resets ? socket_count(s, FAULT_OP_RECEIVE) : socket_look(s);
-    st.socket = s;
-    fault_outcome planned = planning() ? fault_plan_take_op(FAULT_OP_RECEIVE, st.connection,
-                                                            st.receives)
-                                       : (fault_outcome){FAULT_REAL, 0};
     if (planned.kind == FAULT_DELAY) { /* sleep, then the call: the reset may come meanwhile */
         fault_plan_pause(planned);
         planned.kind = FAULT_REAL;
@@ -584,13 +595,10 @@ static int WSAAPI stand_in_wsasend(SOCKET s, LPWSABUF buffers, DWORD count, LPDW
                                    DWORD flags, LPWSAOVERLAPPED overlapped,
                                    LPWSAOVERLAPPED_COMPLETION_ROUTINE routine)
 {
-    check_buffers(buffers, count, overlapped, CALLER());
+    socket_state st;
+    fault_outcome planned =
+        begin_transfer(s, FAULT_OP_SEND, buffers, count, overlapped, CALLER(), &st);
     bool resets = faults_windows_resets();
-    socket_state st = planning() || resets ? socket_count(s, FAULT_OP_SEND) : socket_look(s);
-    st.socket = s;
-    fault_outcome planned = planning() ? fault_plan_take_op(FAULT_OP_SEND, st.connection,
-                                                            st.sends)
-                                       : (fault_outcome){FAULT_REAL, 0};
     operation model = {.overlapped = overlapped, .op = FAULT_OP_SEND, .socket = s,
                        .connection = st.connection, .on_connection = st.sends};
     if (planned.kind != FAULT_FAIL && resets && st.reset_after_accept) {
