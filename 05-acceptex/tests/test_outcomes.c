@@ -338,6 +338,8 @@ static void run_outcome_case(void **state)
     assert_int_equal(final.accepted, clients);
     assert_int_equal(final.closed, final.accepted);
     assert_true(fault_plan_fired(c->operation) > 0); /* the fault really happened */
+    print_message("%s: %ld calls of %s, %ld changed\n", c->name, fault_plan_calls(c->operation),
+                  c->operation, fault_plan_fired(c->operation));
 #if defined(__GNUC__) /* MSVC: no page heap (tutorial/page_heap.h) */
     assert_true(page_heap_blocks() > 0); /* and under the page heap */
 #endif
