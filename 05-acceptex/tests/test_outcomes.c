@@ -89,7 +89,9 @@ static outcome_case cases[] = {
     CASE("receive-done#1=error:ERROR_CONNECTION_ABORTED", "receive-done", FIRST_RECEIVE,
          CLOSED),
     CASE("receive-done#1=eof", "receive-done", FIRST_RECEIVE, CLOSED),
-    LATER("dequeue#2=fail:ERROR_ABANDONED_WAIT_0", "dequeue", FIRST_RECEIVE, SERVED),
+    /* The first dequeue of all, so the worker that ends has started nothing: a thread's exit
+     * may end the I/O it started (see step 06's matrix). */
+    CASE("dequeue#1=fail:ERROR_ABANDONED_WAIT_0", "dequeue", FIRST_RECEIVE, SERVED),
     /* A later receive: the one posted after the first echo was sent. */
     CASE("receive#2=now", "receive", LATER_RECEIVE, SERVED),
     CASE("receive#2=pending", "receive", LATER_RECEIVE, SERVED),

@@ -177,7 +177,11 @@ static const outcome_case cases[] = {
      DROPPED, 0, 0, 2},
     {"mid-frame receive completes with 0 bytes", "receive-done#2=eof", "receive-done", DROPPED,
      0, 0, 4},
-    {"a worker's port seems closed", "dequeue#3=fail:ERROR_ABANDONED_WAIT_0", "dequeue", SERVED,
+    /* The first dequeue, so the worker that ends has started nothing: a thread's exit may
+     * end the I/O it started (Windows Internals, 7th ed., "I/O cancellation for thread
+     * termination"; under Wine 8 a receive so left completed with 0 bytes, seen 1 run in
+     * 40 with dequeue#3, when the ending worker had posted the victim's receive). */
+    {"a worker's port seems closed", "dequeue#1=fail:ERROR_ABANDONED_WAIT_0", "dequeue", SERVED,
      0, 2, 0},
     {"echo send: immediate success", "send#2+=now", "send", SERVED, 0, 2, 0},
     {"echo send: pending", "send#2+=pending", "send", SERVED, 0, 2, 0},
