@@ -407,8 +407,11 @@ static DWORD WINAPI talk_without_pause(void *argument)
 static void a_connection_that_keeps_talking_is_never_closed_as_idle(void **state)
 {
     (void)state;
-    enum { CLIENTS = 8, IDLE_MS = 300, TALK_MS = 2000 };
-    server *srv = start(IDLE_MS, 4096); /* the sweeper looks every 76 ms */
+    /* Talk three times as long as the deadline, which is long enough that no scheduling
+     * delay of a loaded machine between one client's frames reaches it (300 ms did, once,
+     * with other test runs beside two busy loops). */
+    enum { CLIENTS = 8, IDLE_MS = 1500, TALK_MS = 4500 };
+    server *srv = start(IDLE_MS, 4096); /* the sweeper looks every 376 ms */
     busy_client clients[CLIENTS];
     HANDLE threads[CLIENTS];
     for (int i = 0; i < CLIENTS; i++) {
