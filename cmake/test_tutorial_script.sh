@@ -105,5 +105,18 @@ expect 0 "a registered checker that passes passes" \
 expect 8 "a checker that is not registered fails (ctest's status 8)" \
   bash -c 'source "$1/tutorial" && checker_ctest "$2" 01.2 "$2/log"' _ "$TREE" "$WORK/ctest"
 
+# The verdict: cmocka's lines, which the code under test could print, are not enough.
+printf '1: [ RUN      ] t\n1: [       OK ] t\n1: [  PASSED  ] 1 test(s).\n' >"$WORK/ctest/forged"
+expect 1 "cmocka's lines without the verdict line fail" \
+  bash -c 'source "$1/tutorial" && ran_to_the_end "$2" 0123abcd' _ "$TREE" "$WORK/ctest/forged"
+cp "$WORK/ctest/forged" "$WORK/ctest/other-key"
+echo '1: verdict: 99999999 passed 1' >>"$WORK/ctest/other-key"
+expect 1 "a verdict line with another run's key fails" \
+  bash -c 'source "$1/tutorial" && ran_to_the_end "$2" 0123abcd' _ "$TREE" "$WORK/ctest/other-key"
+cp "$WORK/ctest/forged" "$WORK/ctest/verdict"
+echo '1: verdict: 0123abcd passed 1' >>"$WORK/ctest/verdict"
+expect 0 "the verdict line with this run's key passes" \
+  bash -c 'source "$1/tutorial" && ran_to_the_end "$2" 0123abcd' _ "$TREE" "$WORK/ctest/verdict"
+
 if [ "$failures" -gt 0 ]; then echo "$failures failure(s)"; exit 1; fi
 echo "all passed"

@@ -241,5 +241,5 @@ int main(void)
         cmocka_unit_test_teardown(without_a_limit_a_silent_client_stays, stop_servers),
         cmocka_unit_test(the_server_program_takes_idle_seconds_and_closes_a_silent_client),
     };
-    return cmocka_run_group_tests_name("exercise 01.1", tests, tk_winsock_up, tk_winsock_down);
+    return CK_RUN_CHECKER("exercise 01.1", tests, tk_winsock_up, tk_winsock_down);
 }

@@ -196,5 +196,5 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(idle_clients_cost_what_you_predicted),
     };
-    return cmocka_run_group_tests_name("exercise 01.2", tests, tk_winsock_up, tk_winsock_down);
+    return CK_RUN_CHECKER("exercise 01.2", tests, tk_winsock_up, tk_winsock_down);
 }

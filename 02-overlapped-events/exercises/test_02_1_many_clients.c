@@ -255,5 +255,5 @@ int main(void)
         cmocka_unit_test(max_clients_0_still_means_62_on_one_thread),
         cmocka_unit_test(stopping_frees_every_idle_client),
     };
-    return cmocka_run_group_tests_name("exercise 02.1", tests, tk_winsock_up, tk_winsock_down);
+    return CK_RUN_CHECKER("exercise 02.1", tests, tk_winsock_up, tk_winsock_down);
 }

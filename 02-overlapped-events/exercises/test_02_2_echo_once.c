@@ -209,5 +209,5 @@ int main(void)
         cmocka_unit_test(bytes_waiting_before_the_receive_starts_are_echoed_once),
         cmocka_unit_test(messages_sent_one_at_a_time_are_each_echoed_once),
     };
-    return cmocka_run_group_tests_name("exercise 02.2", tests, tk_winsock_up, tk_winsock_down);
+    return CK_RUN_CHECKER("exercise 02.2", tests, tk_winsock_up, tk_winsock_down);
 }

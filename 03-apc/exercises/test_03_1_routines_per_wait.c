@@ -155,5 +155,5 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(the_predictions_match_what_one_alertable_wait_runs),
     };
-    return cmocka_run_group_tests_name("exercise 03.1", tests, tk_winsock_up, tk_winsock_down);
+    return CK_RUN_CHECKER("exercise 03.1", tests, tk_winsock_up, tk_winsock_down);
 }

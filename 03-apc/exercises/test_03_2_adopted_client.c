@@ -207,5 +207,5 @@ int main(void)
         cmocka_unit_test(an_adopted_socket_is_echoed_and_closed_by_the_worker),
         cmocka_unit_test(many_adopted_sockets_are_served_by_one_worker_thread_that_sleeps_between),
     };
-    return cmocka_run_group_tests_name("exercise 03.2", tests, tk_winsock_up, tk_winsock_down);
+    return CK_RUN_CHECKER("exercise 03.2", tests, tk_winsock_up, tk_winsock_down);
 }

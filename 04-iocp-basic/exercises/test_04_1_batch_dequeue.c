@@ -341,5 +341,5 @@ int main(void)
         cmocka_unit_test(without_a_batch_the_workers_take_one_packet_per_call),
         cmocka_unit_test(the_program_takes_batch_from_1_to_64),
     };
-    return cmocka_run_group_tests_name("exercise 04.1", tests, hook_up, tk_winsock_down);
+    return CK_RUN_CHECKER("exercise 04.1", tests, hook_up, tk_winsock_down);
 }

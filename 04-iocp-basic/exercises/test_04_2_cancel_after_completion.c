@@ -178,5 +178,5 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(the_prediction_matches_what_the_port_delivers),
     };
-    return cmocka_run_group_tests_name("exercise 04.2", tests, tk_winsock_up, tk_winsock_down);
+    return CK_RUN_CHECKER("exercise 04.2", tests, tk_winsock_up, tk_winsock_down);
 }

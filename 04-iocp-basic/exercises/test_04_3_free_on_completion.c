@@ -435,5 +435,5 @@ int main(void)
         cmocka_unit_test(a_reader_stopped_after_its_receive_finished_survives_a_fast_worker),
         cmocka_unit_test(a_reader_whose_client_closes_ends_and_frees_itself_once),
     };
-    return cmocka_run_group_tests_name("exercise 04.3", tests, hook_up, tk_winsock_down);
+    return CK_RUN_CHECKER("exercise 04.3", tests, hook_up, tk_winsock_down);
 }

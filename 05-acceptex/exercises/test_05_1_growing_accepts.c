@@ -360,5 +360,5 @@ int main(void)
         cmocka_unit_test(without_clients_the_accepts_stay_as_many_as_at_the_start),
         cmocka_unit_test(the_program_takes_max_accepts_from_1_to_1024),
     };
-    return cmocka_run_group_tests_name("exercise 05.1", tests, hook_up, tk_winsock_down);
+    return CK_RUN_CHECKER("exercise 05.1", tests, hook_up, tk_winsock_down);
 }

@@ -285,5 +285,5 @@ int main(void)
         cmocka_unit_test(planned_failures_are_seen_at_once_and_the_rest_complete),
         cmocka_unit_test(an_accept_ex_given_a_closed_socket_fails_at_once_and_is_freed),
     };
-    return cmocka_run_group_tests_name("exercise 05.2", tests, hook_up, tk_winsock_down);
+    return CK_RUN_CHECKER("exercise 05.2", tests, hook_up, tk_winsock_down);
 }

@@ -9,6 +9,7 @@
 
 #include "support.h"
 #include "tutorial/net.h"
+#include "tutorial/checkkit.h"
 
 #include "prediction_06_1.h"
 
@@ -141,6 +142,6 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(the_prediction_matches_the_leak_report),
     };
-    return cmocka_run_group_tests_name("exercise 06.1", tests, test_port_and_winsock_up,
+    return CK_RUN_CHECKER("exercise 06.1", tests, test_port_and_winsock_up,
                                        test_port_and_winsock_down);
 }

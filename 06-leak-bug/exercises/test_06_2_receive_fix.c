@@ -273,6 +273,6 @@ int main(void)
         cmocka_unit_test(a_pending_receive_is_freed_by_its_aborted_completion_not_by_dispose),
         cmocka_unit_test(a_receive_that_succeeds_at_once_stays_in_progress_until_its_packet),
     };
-    return cmocka_run_group_tests_name("exercise 06.2", tests, test_port_and_winsock_up,
+    return CK_RUN_CHECKER("exercise 06.2", tests, test_port_and_winsock_up,
                                        test_port_and_winsock_down);
 }

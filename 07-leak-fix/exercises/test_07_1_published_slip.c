@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "support.h"
+#include "tutorial/checkkit.h"
 
 #include "prediction_07_1.h"
 
@@ -165,6 +166,6 @@ int main(void)
         cmocka_unit_test(part_1_the_prediction_matches_the_leak_report),
         cmocka_unit_test(part_2_the_prediction_matches_what_dispose_would_do_to_the_send),
     };
-    return cmocka_run_group_tests_name("exercise 07.1", tests, test_port_and_winsock_up,
+    return CK_RUN_CHECKER("exercise 07.1", tests, test_port_and_winsock_up,
                                        test_port_and_winsock_down);
 }

@@ -344,5 +344,5 @@ int main(void)
         ON_ITS_OWN_PORT(a_receive_that_succeeds_at_once_comes_back_once_not_twice),
         ON_ITS_OWN_PORT(a_receive_that_waits_comes_back_once_when_the_data_arrives),
     };
-    return cmocka_run_group_tests_name("exercise 07.2", tests, tk_faults_up, tk_winsock_down);
+    return CK_RUN_CHECKER("exercise 07.2", tests, tk_faults_up, tk_winsock_down);
 }

@@ -137,5 +137,5 @@ int main(void)
         cmocka_unit_test(a_receive_that_waits_brings_exactly_one_packet),
         cmocka_unit_test(a_receive_that_fails_at_once_brings_no_packet),
     };
-    return cmocka_run_group_tests_name("exercise 07.3", tests, tk_winsock_up, tk_winsock_down);
+    return CK_RUN_CHECKER("exercise 07.3", tests, tk_winsock_up, tk_winsock_down);
 }

@@ -7,6 +7,7 @@
 #include "tutorial/fault_plan.h"
 #include "tutorial/net.h"
 #include "tutorial/testkit.h"
+#include "tutorial/checkkit.h"
 
 typedef struct measured {
     long packets;
@@ -105,6 +106,6 @@ int main(void)
         cmocka_unit_test(part_1_the_second_send_fails_at_once),
         cmocka_unit_test(part_2_the_first_send_fails_at_once),
     };
-    return cmocka_run_group_tests_name("exercise 08.1", tests, tk_winsock_up,
+    return CK_RUN_CHECKER("exercise 08.1", tests, tk_winsock_up,
                                        tk_winsock_down);
 }

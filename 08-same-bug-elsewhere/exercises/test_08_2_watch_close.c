@@ -7,6 +7,7 @@
 #include "case_kit.h"
 #include "tutorial/net.h"
 #include "tutorial/testkit.h"
+#include "tutorial/checkkit.h"
 
 typedef struct setup {
     SOCKET peer, mine;
@@ -132,6 +133,6 @@ int main(void)
         cmocka_unit_test(close_while_the_receive_is_running),
         cmocka_unit_test(close_after_a_restart_that_failed_at_once),
     };
-    return cmocka_run_group_tests_name("exercise 08.2", tests, tk_winsock_up,
+    return CK_RUN_CHECKER("exercise 08.2", tests, tk_winsock_up,
                                        tk_winsock_down);
 }

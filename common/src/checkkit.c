@@ -11,6 +11,21 @@ static unsigned run_seed;
 static bool seeded;
 static unsigned sequence;
 
+int ck_run_checker(const char *name, const struct CMUnitTest *tests, size_t count,
+                   CMFixtureFunction setup, CMFixtureFunction teardown)
+{
+    char key[64] = "";
+    DWORD length = GetEnvironmentVariableA("TUTORIAL_VERDICT_KEY", key, sizeof key);
+    if (length >= sizeof key)
+        key[0] = '\0'; /* not a key the harness drew */
+    SetEnvironmentVariableA("TUTORIAL_VERDICT_KEY", NULL); /* gone before any test runs */
+    int failed = _cmocka_run_group_tests(name, tests, count, setup, teardown);
+    if (failed == 0 && key[0] != '\0')
+        printf("verdict: %s passed %u\n", key, (unsigned)count);
+    fflush(stdout);
+    return failed;
+}
+
 unsigned ck_seed(void)
 {
     if (!seeded) {

@@ -1,13 +1,15 @@
 /* What exercise checkers need beyond the test kit: a random seed per run (so that no
  * constant passes by luck, and a failing run can be replayed), and a look at the threads a
  * piece of code started and what they do while nothing happens (an idle server must be
- * asleep in a wait, not polling). Include after tutorial/testkit.h. */
+ * asleep in a wait, not polling). */
 #ifndef TUTORIAL_CHECKKIT_H
 #define TUTORIAL_CHECKKIT_H
 
 #include <stdbool.h>
 #include <winsock2.h>
 #include <windows.h>
+
+#include "tutorial/testkit.h" /* cmocka */
 
 /* The run's seed: TUTORIAL_SEED from the environment when it is set (to replay a run),
  * else one from the clock. The first call prints it: "seed: N (TUTORIAL_SEED=N replays
@@ -16,6 +18,18 @@ unsigned ck_seed(void);
 
 /* The run's next number in [low, high], from a sequence that starts at ck_seed(). */
 int ck_random(int low, int high);
+
+/* Runs a checker's tests, as cmocka_run_group_tests_name does, and then, when every test
+ * passed, prints the verdict line the harness reads: "verdict: KEY passed N". KEY is the one
+ * the harness drew for this run and handed over in TUTORIAL_VERDICT_KEY, which is removed
+ * from the environment before the first test runs. cmocka's own lines prove nothing: the
+ * code under test shares the checker's output and could print them and exit; it cannot
+ * print this line without the key, and a program that ends before its tests have run
+ * prints no verdict at all. */
+int ck_run_checker(const char *name, const struct CMUnitTest *tests, size_t count,
+                   CMFixtureFunction setup, CMFixtureFunction teardown);
+#define CK_RUN_CHECKER(name, tests, setup, teardown)                                     \
+    ck_run_checker(name, tests, sizeof(tests) / sizeof((tests)[0]), setup, teardown)
 
 enum { CK_MAX_THREADS = 1024 };
 
