@@ -86,8 +86,10 @@ endfunction()
 #   the exercise); ./tutorial check NN.K builds and runs it. Registered as exercise.NN.K
 #   with the labels "exercise" and "exNN.K".
 #   PAGE_HEAP: as for tutorial_test, the checker runs under the page-heap allocator.
+#   PREDICTION file: a predict exercise's answers (tutorial/prediction.h), data the checker
+#   reads and never compiles; each build of the checker copies it next to the program.
 function(tutorial_exercise number)
-  cmake_parse_arguments(arg "PAGE_HEAP" "TIMEOUT" "SOURCES;LIBS" ${ARGN})
+  cmake_parse_arguments(arg "PAGE_HEAP" "TIMEOUT;PREDICTION" "SOURCES;LIBS" ${ARGN})
   if(NOT arg_TIMEOUT)
     set(arg_TIMEOUT 120)
   endif()
@@ -98,6 +100,14 @@ function(tutorial_exercise number)
   tutorial_add_cmocka_program("exercise_${TUTORIAL_STEP}_${number}" "exercise.${id}"
                               "exercise;ex${id}" ${arg_TIMEOUT} EXCLUDE_FROM_ALL
                               SOURCES ${arg_SOURCES} LIBS ${arg_LIBS})
+  if(arg_PREDICTION)
+    get_filename_component(name "${arg_PREDICTION}" NAME)
+    set(copy "${CMAKE_BINARY_DIR}/tests/${name}")
+    add_custom_command(OUTPUT "${copy}"
+      COMMAND ${CMAKE_COMMAND} -E copy "${CMAKE_CURRENT_SOURCE_DIR}/${arg_PREDICTION}" "${copy}"
+      DEPENDS "${CMAKE_CURRENT_SOURCE_DIR}/${arg_PREDICTION}" VERBATIM)
+    target_sources("exercise_${TUTORIAL_STEP}_${number}" PRIVATE "${copy}")
+  endif()
 endfunction()
 
 # tutorial_case(NAME SOURCES... TEST test.c [LIBS ...] [TEST_LIBS ...] [CHILD child.c]

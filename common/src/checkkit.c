@@ -4,6 +4,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <tlhelp32.h> /* after windows.h */
 
@@ -24,6 +25,33 @@ int ck_run_checker(const char *name, const struct CMUnitTest *tests, size_t coun
         printf("verdict: %s passed %u\n", key, (unsigned)count);
     fflush(stdout);
     return failed;
+}
+
+void ck_read_prediction(const char *file, const char *source, const prediction_spec *spec,
+                        int count, prediction *out)
+{
+    char path[MAX_PATH + 64];
+    DWORD length = GetModuleFileNameA(NULL, path, MAX_PATH);
+    assert_true(length > 0 && length < MAX_PATH);
+    char *slash = strrchr(path, '\\');
+    if (slash == NULL)
+        slash = strrchr(path, '/');
+    assert_non_null(slash);
+    snprintf(slash + 1, sizeof path - (size_t)(slash + 1 - path), "%s", file);
+    char why[600];
+    if (!prediction_read(path, source, spec, count, out, why, sizeof why))
+        fail_msg("%s. A prediction file holds only your answers, one a line, such as "
+                 "\"leaked_sockets = 9\" (or a formula of the inputs the file names), and "
+                 "comments starting with #.", why);
+}
+
+long long ck_predicted(const prediction *p, const char *name, const long long *values)
+{
+    long long result = 0;
+    char why[400];
+    if (!prediction_value(p, name, values, &result, why, sizeof why))
+        fail_msg("your prediction %s", why);
+    return result;
 }
 
 unsigned ck_seed(void)

@@ -9,7 +9,19 @@
 #include <winsock2.h>
 #include <windows.h>
 
+#include "tutorial/prediction.h"
 #include "tutorial/testkit.h" /* cmocka */
+
+/* A predict exercise's answers (tutorial/prediction.h). The build copies the learner's
+ * prediction file next to the checker as file (e.g. "prediction_06_1.txt"); source is where
+ * the learner edits it. A file that is not a prediction fails the test, saying what is wrong
+ * and what the file must hold. */
+void ck_read_prediction(const char *file, const char *source, const prediction_spec *spec,
+                        int count, prediction *out);
+
+/* The answer name, with the values of its inputs in its spec's order (NULL for a plain
+ * number). A formula that cannot be computed with them fails the test. */
+long long ck_predicted(const prediction *p, const char *name, const long long *values);
 
 /* The run's seed: TUTORIAL_SEED from the environment when it is set (to replay a run),
  * else one from the clock. The first call prints it: "seed: N (TUTORIAL_SEED=N replays
