@@ -1,6 +1,6 @@
 /* Checker of exercise 07.1 (predict): what the published fix's slip does, measured on the
  * step07_slip variant of the library (built with PUBLISHED_FIX_SLIP) and compared with
- * prediction_07_1.h (under the page heap). Right or wrong, it prints what it
+ * prediction_07_1.txt (under the page heap). Right or wrong, it prints what it
  * measured and why. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,7 +9,6 @@
 #include "support.h"
 #include "tutorial/checkkit.h"
 
-#include "prediction_07_1.h"
 
 enum { RECEIVES_FAILING = 4, SENDS_FAILING = 2, BOTH_FAILING = 2, REPORT_SIZE = 4096 };
 
@@ -56,15 +55,27 @@ static void print_report(const char *report)
     }
 }
 
+/* The learner's answer named name, from prediction_07_1.txt. */
+static long predicted(const char *name)
+{
+    static const prediction_spec answers[] = {
+        {"leaked_receive_contexts", NULL},
+        {"leaked_send_contexts", NULL},
+        {"leaked_sockets", NULL},
+        {"send_context_freed_at_once", NULL},
+    };
+    prediction p;
+    ck_read_prediction("prediction_07_1.txt", "07-leak-fix/exercises/prediction_07_1.txt",
+                       answers, 4, &p);
+    return (long)ck_predicted(&p, name, NULL);
+}
+
 static void part_1_the_prediction_matches_the_leak_report(void **state)
 {
     (void)state;
-    long predicted_receives = PREDICTED_LEAKED_RECEIVE_CONTEXTS;
-    long predicted_sends = PREDICTED_LEAKED_SEND_CONTEXTS;
-    long predicted_sockets = PREDICTED_LEAKED_SOCKETS;
-    if (predicted_receives < 0 || predicted_sends < 0 || predicted_sockets < 0)
-        fail_msg("expected a prediction in 07-leak-fix/exercises/prediction_07_1.h; none of "
-                 "the three answers of part 1 may stay -1");
+    long predicted_receives = predicted("leaked_receive_contexts");
+    long predicted_sends = predicted("leaked_send_contexts");
+    long predicted_sockets = predicted("leaked_sockets");
 
     registry_totals before = totals();
     for (int i = 0; i < RECEIVES_FAILING; i++) {
@@ -115,11 +126,11 @@ static void part_1_the_prediction_matches_the_leak_report(void **state)
 static void part_2_the_prediction_matches_what_dispose_would_do_to_the_send(void **state)
 {
     (void)state;
-    long predicted = PREDICTED_SEND_CONTEXT_FREED_AT_ONCE;
-    if (predicted < 0 || predicted > 1)
-        fail_msg("expected a prediction in 07-leak-fix/exercises/prediction_07_1.h: "
-                 "PREDICTED_SEND_CONTEXT_FREED_AT_ONCE must be 1 (freed at once) or 0 (left "
-                 "to the send's completion); it is %ld", predicted);
+    long freed_at_once_predicted = predicted("send_context_freed_at_once");
+    if (freed_at_once_predicted < 0 || freed_at_once_predicted > 1)
+        fail_msg("expected send_context_freed_at_once in "
+                 "07-leak-fix/exercises/prediction_07_1.txt to be 1 (freed at once) or 0 (left "
+                 "to the send's completion); it is %ld", freed_at_once_predicted);
 
     SOCKET peer;
     async_socket *s = connected_socket(&peer, 65536);
@@ -150,12 +161,13 @@ static void part_2_the_prediction_matches_what_dispose_would_do_to_the_send(void
     if (!still_pending)
         fail_msg("expected the send to be still pending when the receive failed; it had "
                  "finished, so the scenario could not be measured");
-    if (freed_at_once != predicted)
+    if (freed_at_once != freed_at_once_predicted)
         fail_msg("expected your prediction to match: you predicted that dispose would %s, "
                  "but the send context read %s\"in progress\" while its WSASend was pending, "
                  "so dispose would %s. Which context does the slip mark complete?",
-                 predicted ? "free the send context at once" : "leave the send context to "
-                 "its completion", freed_at_once ? "NOT " : "",
+                 freed_at_once_predicted ? "free the send context at once"
+                                         : "leave the send context to its completion",
+                 freed_at_once ? "NOT " : "",
                  freed_at_once ? "free its OVERLAPPED and buffer under the kernel's feet"
                                : "leave it to the send's completion");
 }
