@@ -35,6 +35,10 @@ typedef enum { CALL_PENDING, CALL_DONE_AT_ONCE, CALL_FAILED_AT_ONCE } call_resul
 static call_result calls[MAX_POSTS];
 static DWORD call_errors[MAX_POSTS];
 static int call_count;
+/* What the thread's last error holds when a call succeeds: Windows does not say (GetLastError's
+ * page: some functions set it on success, others leave the most recent code set), so here it
+ * is what an earlier call left, the error of the last failure. */
+static DWORD stale_error = WSAECONNRESET;
 
 static BOOL WINAPI planned_accept_ex(SOCKET listener, SOCKET accepted, PVOID buffer,
                                      DWORD receive_length, DWORD local_length,
@@ -46,6 +50,7 @@ static BOOL WINAPI planned_accept_ex(SOCKET listener, SOCKET accepted, PVOID buf
     if (planned.kind == FAULT_FAIL) { /* not made: it fails at once, as Windows can */
         calls[i] = CALL_FAILED_AT_ONCE;
         call_errors[i] = planned.value;
+        stale_error = planned.value;
         WSASetLastError((int)planned.value);
         return FALSE;
     }
@@ -59,10 +64,10 @@ static BOOL WINAPI planned_accept_ex(SOCKET listener, SOCKET accepted, PVOID buf
     }
     if (planned.kind == FAULT_NOW) {
         /* Started: report TRUE, as Windows may when a client was already waiting. Its
-         * packet comes all the same. Windows leaves the last error alone on success: here
-         * it is 0, not WSA_IO_PENDING. */
+         * packet comes all the same. The last error then holds what an earlier call left
+         * there: an error, though this call succeeded. */
         calls[i] = CALL_DONE_AT_ONCE;
-        WSASetLastError(0);
+        WSASetLastError((int)stale_error);
         return TRUE;
     }
     calls[i] = done ? CALL_DONE_AT_ONCE : CALL_PENDING;

@@ -73,6 +73,52 @@ static const DWORD immediate_errors[] = {
 };
 enum { ERRORS = sizeof immediate_errors / sizeof immediate_errors[0], ERRORS_TRIED = 4 };
 
+static volatile LONG fail_with; /* not 0: the next WSARecv fails at once with it */
+
+/* An error no list names: any value but success, ERROR_IO_PENDING and the two warnings a
+ * datagram socket gives (WSAEMSGSIZE, WSAEDISCON), which still queue a packet. A lesson
+ * that holds for "any other error" holds for this one too. */
+static DWORD an_error_no_list_has(void)
+{
+    for (;;) {
+        DWORD error = (DWORD)ck_random(1, 15999);
+        bool listed = error == ERROR_IO_PENDING || error == WSAEMSGSIZE || error == WSAEDISCON;
+        for (int i = 0; i < ERRORS; i++)
+            listed = listed || error == immediate_errors[i];
+        if (!listed)
+            return error;
+    }
+}
+
+/* One receive that fails at once with planned: through the fault plan (an error Microsoft's
+ * WSARecv page lists), or through this checker's own stand-in (any other value). */
+static void a_receive_failing_with(DWORD planned, bool listed)
+{
+    char plan[64], name[32];
+    snprintf(plan, sizeof plan, "receive#1=fail:%lu", (unsigned long)planned);
+    registry_totals before = totals();
+    SOCKET peer;
+    async_socket *s = connected_socket(&peer, 4096);
+    if (listed)
+        set_plan(plan);
+    else
+        InterlockedExchange(&fail_with, (LONG)planned);
+    DWORD error = receive_path_start(s, 0, 16);
+    bool called = listed ? fault_plan_fired("receive") == 1
+                         : InterlockedExchange(&fail_with, 0) == 0;
+    set_plan(NULL);
+    if (!called)
+        fail_msg("expected receive_path_start to start its receive with WSARecv, once; it "
+                 "did not call it");
+    if (error != planned)
+        fail_msg("expected receive_path_start to return the error WSARecv failed with "
+                 "at once (%lu), for the caller to dispose the socket; it returned %lu",
+                 (unsigned long)planned, (unsigned long)error);
+    snprintf(name, sizeof name, "error %lu", (unsigned long)planned);
+    assert_dispose_leaves_nothing(s, before, name);
+    closesocket(peer);
+}
+
 static void a_receive_failing_with_any_other_error_leaves_nothing_after_dispose(void **state)
 {
     (void)state;
@@ -83,26 +129,10 @@ static void a_receive_failing_with_any_other_error_leaves_nothing_after_dispose(
         DWORD planned = errors[pick];
         errors[pick] = errors[i];
         errors[i] = planned;
-        char plan[64], name[32];
-        snprintf(plan, sizeof plan, "receive#1=fail:%lu", (unsigned long)planned);
-        registry_totals before = totals();
-        SOCKET peer;
-        async_socket *s = connected_socket(&peer, 4096);
-        set_plan(plan);
-        DWORD error = receive_path_start(s, 0, 16);
-        long fired = fault_plan_fired("receive");
-        set_plan(NULL);
-        if (fired != 1)
-            fail_msg("expected receive_path_start to start its receive with WSARecv, once; "
-                     "WSARecv was called %ld time(s)", fired);
-        if (error != planned)
-            fail_msg("expected receive_path_start to return the error WSARecv failed with "
-                     "at once (%lu), for the caller to dispose the socket; it returned %lu",
-                     (unsigned long)planned, (unsigned long)error);
-        snprintf(name, sizeof name, "error %lu", (unsigned long)planned);
-        assert_dispose_leaves_nothing(s, before, name);
-        closesocket(peer);
+        a_receive_failing_with(planned, true);
     }
+    for (int i = 0; i < 2; i++) /* and values no list has: "any other error" means any */
+        a_receive_failing_with(an_error_no_list_has(), false);
 }
 
 /* ---- The race the flag's place is about ------------------------------------------------
@@ -153,6 +183,11 @@ static int WSAAPI receive_then_a_worker_handles_its_packet(SOCKET s, LPWSABUF bu
                                                            LPWSAOVERLAPPED overlapped,
                                                            LPWSAOVERLAPPED_COMPLETION_ROUTINE routine)
 {
+    LONG planned_error = InterlockedExchange(&fail_with, 0);
+    if (planned_error != 0) { /* not made: no packet will come */
+        WSASetLastError((int)planned_error);
+        return SOCKET_ERROR;
+    }
     int answer = real_receive(s, buffers, count, received, flags, overlapped, routine);
     int error = WSAGetLastError();
     if (InterlockedExchange(&racing, 0) == 1 && (answer == 0 || error == WSA_IO_PENDING)) {
