@@ -5,9 +5,44 @@
  * counts blocks (kit_live). */
 #include "buggy_watch.h"
 #include "case_kit.h"
+#include "tutorial/import_hook.h"
 #include "tutorial/net.h"
 #include "tutorial/testkit.h"
 #include "tutorial/checkkit.h"
+
+/* ---- the watched socket's closes (closesocket, through the import table) --------------- */
+
+typedef int(WSAAPI *closesocket_function)(SOCKET);
+static closesocket_function real_closesocket;
+static SOCKET watched = INVALID_SOCKET;
+static volatile LONG closes; /* closesocket calls on the watched socket */
+
+static int WSAAPI counting_closesocket(SOCKET s)
+{
+    if (s == watched)
+        InterlockedIncrement(&closes);
+    return real_closesocket(s);
+}
+
+static int hook_up(void **state)
+{
+    real_closesocket =
+        (closesocket_function)tk_hook_import("closesocket", (tk_function)counting_closesocket);
+    if (real_closesocket == NULL) {
+        print_error("could not watch closesocket in the checker's imports\n");
+        return -1;
+    }
+    return tk_winsock_up(state);
+}
+
+/* A socket handle is a number Windows hands out again once it is closed: a second close
+ * closes whatever socket got the number since, someone else's. */
+static void closed_once(void)
+{
+    if (closes != 1)
+        fail_msg("expected the watch's socket to be closed exactly once by the time the "
+                 "watch is freed; closesocket was called on it %ld time(s)", (long)closes);
+}
 
 typedef struct setup {
     SOCKET peer, mine;
@@ -22,6 +57,8 @@ static setup open_setup(void)
     s.port = kit_port(NULL, 0);
     assert_non_null(s.port);
     s.before = kit_live();
+    watched = s.mine;
+    closes = 0;
     return s;
 }
 
@@ -74,6 +111,7 @@ static void close_after_the_receive_finished_with_its_packet_queued(void **state
     if (!freed(&s))
         fail_msg("expected the watch to be freed once its last packet was handled; %ld "
                  "block(s) are still allocated", kit_live() - s.before);
+    closed_once();
     close_setup(s);
 }
 
@@ -99,6 +137,7 @@ static void close_while_the_receive_is_running(void **state)
     if (!freed(&s))
         fail_msg("expected the watch to be freed by its last packet; %ld block(s) are "
                  "still allocated", kit_live() - s.before);
+    closed_once();
     close_setup(s);
 }
 
@@ -123,6 +162,7 @@ static void close_after_a_restart_that_failed_at_once(void **state)
         fail_msg("watch_close left the watch to a packet that will never come: the last "
                  "receive failed at once, and a call that fails at once brings no packet. "
                  "%ld block(s) leaked", kit_live() - s.before);
+    closed_once();
     close_setup(s);
 }
 
@@ -133,6 +173,5 @@ int main(void)
         cmocka_unit_test(close_while_the_receive_is_running),
         cmocka_unit_test(close_after_a_restart_that_failed_at_once),
     };
-    return CK_RUN_CHECKER("exercise 08.2", tests, tk_winsock_up,
-                                       tk_winsock_down);
+    return CK_RUN_CHECKER("exercise 08.2", tests, hook_up, tk_winsock_down);
 }
