@@ -562,12 +562,15 @@ static void a_one_byte_trickle_is_closed_by_the_frame_deadline(void **state)
 }
 
 #if LEAK_FIXED
-/* Clients that talk frames while the storm goes on: every reply must be their own. */
+/* Clients that talk frames while the storm goes on: every reply must be their own. An
+ * exchange may find no room at all (its connect refused or its greeting late while the
+ * backlog is full of the storm's resets, more so on a loaded machine): that is counted
+ * apart, as unanswered. A reply that is not the frame sent is the fault. */
 typedef struct talker {
     unsigned short port;
     volatile LONG *storm_done;
     unsigned seed;
-    long frames, wrong;
+    long frames, wrong, unanswered;
 } talker;
 
 static DWORD WINAPI talk_until_storm_ends(void *argument)
@@ -579,7 +582,9 @@ static DWORD WINAPI talk_until_storm_ends(void *argument)
         tk_fill_pattern(payload, length, t->seed);
         client_buffer reply;
         bool ok = client_exchange_frame(t->port, payload, length, TK_PROMPT_MS, &reply);
-        if (ok && reply.length == length && memcmp(reply.data, payload, length) == 0)
+        if (!ok)
+            t->unanswered++;
+        else if (reply.length == length && memcmp(reply.data, payload, length) == 0)
             t->frames++;
         else
             t->wrong++;
@@ -594,8 +599,8 @@ static void twenty_thousand_resets_beside_framed_clients_leak_nothing(void **sta
     registry_totals before = totals();
     server *srv = start(0, 4096);
     volatile LONG storm_done = 0;
-    talker talkers[2] = {{server_port(srv), &storm_done, 1, 0, 0},
-                         {server_port(srv), &storm_done, 1000, 0, 0}};
+    talker talkers[2] = {{server_port(srv), &storm_done, 1, 0, 0, 0},
+                         {server_port(srv), &storm_done, 1000, 0, 0, 0}};
     HANDLE threads[2];
     for (int i = 0; i < 2; i++) {
         threads[i] = CreateThread(NULL, 0, talk_until_storm_ends, &talkers[i], 0, NULL);
@@ -611,11 +616,14 @@ static void twenty_thousand_resets_beside_framed_clients_leak_nothing(void **sta
     server_counters c;
     server_stop(srv, &c);
     long leaked = totals().contexts - before.contexts;
-    print_message("resets=%ld frames=%ld immediate_failures=%ld leaked=%ld\n", resets, talked,
-                  c.immediate_failures, leaked);
+    long unanswered = talkers[0].unanswered + talkers[1].unanswered;
+    print_message("resets=%ld frames=%ld unanswered=%ld immediate_failures=%ld leaked=%ld\n",
+                  resets, talked, unanswered, c.immediate_failures, leaked);
     assert_int_equal(talkers[0].wrong + talkers[1].wrong, 0);
     assert_true(talked > 0);
-    assert_int_equal(c.frames, talked);
+    /* Every frame a client got back was counted; an unanswered exchange may have had its
+     * frame taken and answered after the client gave up. */
+    assert_true(c.frames >= talked && c.frames <= talked + unanswered);
     assert_int_equal(leaked, 0);
 }
 #endif
