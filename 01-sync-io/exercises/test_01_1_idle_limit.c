@@ -94,13 +94,15 @@ static void expect_its_thread_ends(server *srv)
 
 static void expect_asleep(const ck_quiet *quiet, const char *who)
 {
-    if (!ck_quiet_is_asleep(quiet))
+    if (!ck_quiet_slept_through(quiet))
         fail_msg("expected %s to sleep in recv while the client is silent, until bytes come "
                  "or the limit passes; in a quiet %lu ms the server's threads used %.0f ms "
-                 "of CPU and made %ld short sleeps or short timed waits. A thread that "
-                 "wakes up to look at the clock is polling: let a blocking call with a "
-                 "timeout do the waiting",
-                 who, (unsigned long)quiet->ms, quiet->cpu_ms, quiet->naps);
+                 "of CPU and woke up %ld times, %ld of them because a wait's timeout ran out "
+                 "(expected: no timeout before the limit, at most %d wake-ups a thread). A "
+                 "thread that wakes up to look at the clock is polling, however long it "
+                 "waits between looks: let a blocking call with a timeout do the waiting",
+                 who, (unsigned long)quiet->ms, quiet->cpu_ms, quiet->wakeups,
+                 quiet->timeouts, CK_WAKEUPS_FOR_WORK_ENDING);
 }
 
 /* The rule the exercise builds on (the hint's answer): a blocking recv that waits longer
@@ -231,7 +233,7 @@ static void the_server_program_takes_idle_seconds_and_closes_a_silent_client(voi
 int main(void)
 {
     ck_seed();
-    ck_count_naps();
+    ck_watch_waits();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(a_recv_that_waits_past_its_receive_timeout_fails_with_wsaetimedout),
         cmocka_unit_test_teardown(silent_clients_are_closed_after_their_own_servers_limit,

@@ -98,6 +98,122 @@ static void stretch_waits_nobody_wakes(void)
         "WaitForMultipleObjectsEx", (tk_function)stretched_wait_many_ex);
 }
 
+/* ---- each client's event -----------------------------------------------------------
+ * The lesson is one event per operation, and one wait per 62 of them: the checker notes the
+ * event of each socket's latest overlapped operation (through the imports of WSARecv and
+ * WSASend) and, once the clients are idle, looks at what the server's threads wait on
+ * (ck_thread_last_wait). Every client's pending receive must have an event of its own, and
+ * that event must be in the wait of one of the server's threads. */
+typedef int(WSAAPI *wsa_recv_function)(SOCKET, LPWSABUF, DWORD, LPDWORD, LPDWORD,
+                                       LPWSAOVERLAPPED, LPWSAOVERLAPPED_COMPLETION_ROUTINE);
+typedef int(WSAAPI *wsa_send_function)(SOCKET, LPWSABUF, DWORD, LPDWORD, DWORD,
+                                       LPWSAOVERLAPPED, LPWSAOVERLAPPED_COMPLETION_ROUTINE);
+static wsa_recv_function real_wsa_recv;
+static wsa_send_function real_wsa_send;
+
+enum { MAX_NOTED = 2048 };
+typedef struct noted_operation {
+    SOCKET socket;
+    HANDLE event;
+} noted_operation;
+static noted_operation noted[MAX_NOTED];
+static int noted_count;
+static CRITICAL_SECTION noted_lock;
+
+static void note_event(SOCKET s, const WSAOVERLAPPED *overlapped)
+{
+    if (overlapped == NULL)
+        return;
+    EnterCriticalSection(&noted_lock);
+    int i = 0;
+    while (i < noted_count && noted[i].socket != s)
+        i++;
+    if (i < MAX_NOTED) {
+        noted[i].socket = s;
+        noted[i].event = overlapped->hEvent;
+        if (i == noted_count)
+            noted_count++;
+    }
+    LeaveCriticalSection(&noted_lock);
+}
+
+static void forget_events(void)
+{
+    EnterCriticalSection(&noted_lock);
+    noted_count = 0;
+    LeaveCriticalSection(&noted_lock);
+}
+
+static int WSAAPI noted_wsa_recv(SOCKET s, LPWSABUF buffers, DWORD count, LPDWORD received,
+                                 LPDWORD flags, LPWSAOVERLAPPED overlapped,
+                                 LPWSAOVERLAPPED_COMPLETION_ROUTINE routine)
+{
+    note_event(s, overlapped);
+    return real_wsa_recv(s, buffers, count, received, flags, overlapped, routine);
+}
+
+static int WSAAPI noted_wsa_send(SOCKET s, LPWSABUF buffers, DWORD count, LPDWORD sent,
+                                 DWORD flags, LPWSAOVERLAPPED overlapped,
+                                 LPWSAOVERLAPPED_COMPLETION_ROUTINE routine)
+{
+    note_event(s, overlapped);
+    return real_wsa_send(s, buffers, count, sent, flags, overlapped, routine);
+}
+
+static void note_events(void)
+{
+    InitializeCriticalSection(&noted_lock);
+    real_wsa_recv = (wsa_recv_function)tk_hook_import("WSARecv", (tk_function)noted_wsa_recv);
+    real_wsa_send = (wsa_send_function)tk_hook_import("WSASend", (tk_function)noted_wsa_send);
+}
+
+static bool contains(const HANDLE *handles, int count, HANDLE h)
+{
+    for (int i = 0; i < count; i++) {
+        if (handles[i] == h)
+            return true;
+    }
+    return false;
+}
+
+/* Every handle the threads of *set wait on now, or waited on last. */
+static int handles_waited_on(const ck_threads *set, HANDLE *all, int max)
+{
+    int count = 0;
+    for (int t = 0; t < set->count; t++) {
+        HANDLE mine[MAXIMUM_WAIT_OBJECTS];
+        int n = ck_thread_last_wait(set->ids[t], mine, MAXIMUM_WAIT_OBJECTS, NULL);
+        for (int i = 0; i < n && count < max; i++) {
+            if (!contains(all, count, mine[i]))
+                all[count++] = mine[i];
+        }
+    }
+    return count;
+}
+
+static void expect_each_client_event_in_a_wait(const ck_threads *set, int max_clients)
+{
+    static HANDLE waited[CK_MAX_THREADS * MAXIMUM_WAIT_OBJECTS], distinct[MAX_NOTED];
+    int waited_count = handles_waited_on(set, waited, CK_MAX_THREADS * MAXIMUM_WAIT_OBJECTS);
+    int watched = 0, events = 0;
+    EnterCriticalSection(&noted_lock);
+    int operations = noted_count;
+    for (int i = 0; i < noted_count; i++) {
+        if (contains(waited, waited_count, noted[i].event))
+            watched++;
+        if (!contains(distinct, events, noted[i].event))
+            distinct[events++] = noted[i].event;
+    }
+    LeaveCriticalSection(&noted_lock);
+    if (operations != max_clients || events != max_clients || watched != max_clients)
+        fail_msg("expected each of the %d idle clients' receives to have an event of its "
+                 "own, and every one of those events to be in the wait of one of the "
+                 "server's threads (one wait per 62 clients); the clients' latest overlapped "
+                 "operations were on %d sockets, with %d different events, %d of them in a "
+                 "wait of the server's %d threads (which wait on %d handles in all)",
+                 max_clients, operations, events, watched, set->count, waited_count);
+}
+
 /* Sends a pattern and expects the same bytes back; does not fail the test itself. */
 static bool echoed(SOCKET s, unsigned seed)
 {
@@ -185,6 +301,7 @@ static void a_server_with_max_clients(int configured)
     static ck_threads before, servers_threads;
     int max_clients = configured == 0 ? SERVER_MAX_CLIENTS : configured;
     ck_list_threads(&before);
+    forget_events();
     server *srv = start_server(configured);
     connect_and_echo_all(srv, clients, max_clients);
     expect_server_full(connect_client(srv), max_clients);
@@ -198,6 +315,7 @@ static void a_server_with_max_clients(int configured)
     expect_one_waiting_thread_per_62_clients(&servers_threads, max_clients);
     ck_quiet quiet = ck_watch_quiet(&servers_threads, QUIET_MS);
     expect_asleep(&quiet, max_clients);
+    expect_each_client_event_in_a_wait(&servers_threads, max_clients);
     print_message("measured: max_clients = %d: %d clients echoed on %d threads, the next one "
                   "refused; idle, the threads used %.0f ms of CPU in %lu ms\n",
                   configured, max_clients, servers_threads.count, quiet.cpu_ms,
@@ -248,8 +366,9 @@ static void stopping_frees_every_idle_client(void **state)
 int main(void)
 {
     ck_seed();
-    ck_count_naps();
+    ck_watch_waits();
     stretch_waits_nobody_wakes();
+    note_events();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(every_client_up_to_max_clients_is_served_and_the_next_is_refused),
         cmocka_unit_test(max_clients_0_still_means_62_on_one_thread),

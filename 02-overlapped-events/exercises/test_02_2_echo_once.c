@@ -26,6 +26,7 @@ static wsa_recv_function real_wsa_recv;
 static volatile SOCKET watched = INVALID_SOCKET; /* the session's socket */
 static volatile LONG blocking_receives, overlapped_receives;
 static HANDLE receive_pending; /* auto-reset: set each time the session's WSARecv pends */
+static volatile HANDLE pending_event; /* the hEvent of the OVERLAPPED of that receive */
 
 static int WSAAPI watched_recv(SOCKET s, char *buffer, int length, int flags)
 {
@@ -43,8 +44,10 @@ static int WSAAPI watched_wsa_recv(SOCKET s, LPWSABUF buffers, DWORD count, LPDW
     InterlockedIncrement(overlapped != NULL ? &overlapped_receives : &blocking_receives);
     int result = real_wsa_recv(s, buffers, count, received, flags, overlapped, routine);
     int error = WSAGetLastError();
-    if (result == SOCKET_ERROR && error == WSA_IO_PENDING)
+    if (result == SOCKET_ERROR && error == WSA_IO_PENDING) {
+        InterlockedExchangePointer((PVOID volatile *)&pending_event, overlapped->hEvent);
         SetEvent(receive_pending);
+    }
     WSASetLastError(error); /* SetEvent may have changed it */
     return result;
 }
@@ -58,6 +61,53 @@ static void watch_receives(void)
     assert_non_null(receive_pending);
     real_recv = (recv_function)tk_hook_import("recv", (tk_function)watched_recv);
     real_wsa_recv = (wsa_recv_function)tk_hook_import("WSARecv", (tk_function)watched_wsa_recv);
+}
+
+/* While its receive is pending and no byte comes, the session's thread must sleep in a wait
+ * on that receive's event: watched over QUIET_MS, it must not wake on a timeout (a look
+ * every millisecond or every second alike), and it must be inside a wait whose handles
+ * include the event. A thread that is slow to reach its wait (a busy machine) is watched
+ * again, up to TK_PROMPT_MS in all. Nothing but the bytes can end the wait: it has no
+ * timeout, which would wake an idle session to look again. */
+enum { QUIET_MS = 300 };
+
+static void expect_asleep_on_the_receive_event(DWORD thread, int message, int count)
+{
+    ck_threads session = {{thread}, 1};
+    HANDLE event = InterlockedCompareExchangePointer((PVOID volatile *)&pending_event, NULL, NULL);
+    HANDLE waited[MAXIMUM_WAIT_OBJECTS];
+    int waited_count = -1;
+    DWORD timeout_ms = INFINITE;
+    bool on_the_event = false;
+    ck_quiet quiet = {0};
+    for (DWORD spent = 0; !on_the_event && spent < TK_PROMPT_MS; spent += QUIET_MS) {
+        quiet = ck_watch_quiet(&session, QUIET_MS);
+        waited_count = ck_thread_waits_on(thread, waited, MAXIMUM_WAIT_OBJECTS, &timeout_ms);
+        for (int i = 0; i < waited_count && i < MAXIMUM_WAIT_OBJECTS; i++)
+            on_the_event = on_the_event || waited[i] == event;
+        if (!ck_quiet_slept_through(&quiet))
+            break;
+    }
+    if (on_the_event && timeout_ms != INFINITE)
+        fail_msg("expected the session's thread, while its receive for message %d of %d is "
+                 "pending, to wait on that receive's event until bytes come; its wait on the "
+                 "event has a timeout of %lu ms, so an idle session wakes up every %lu ms to "
+                 "look again: that is polling, however long the timeout. The event is "
+                 "signalled when the receive completes",
+                 message, count, (unsigned long)timeout_ms, (unsigned long)timeout_ms);
+    if (!ck_quiet_slept_through(&quiet) || !on_the_event)
+        fail_msg("expected the session's thread, while its receive for message %d of %d is "
+                 "pending, to sleep in a wait on that receive's event until bytes come; in a "
+                 "quiet %lu ms it used %.0f ms of CPU, woke up %ld times (%ld of them because "
+                 "a wait's timeout ran out), and it %s. A thread that looks again and again "
+                 "(Sleep, a timeout, WSAGetOverlappedResult without waiting) is polling: the "
+                 "event is signalled when the receive completes",
+                 message, count, (unsigned long)quiet.ms, quiet.cpu_ms, quiet.wakeups,
+                 quiet.timeouts,
+                 waited_count < 0   ? "was not inside a wait at the end"
+                 : waited_count == 0 ? "was asleep without waiting on any handle"
+                 : on_the_event      ? "was waiting on the receive's event at the end"
+                                     : "was waiting on other handles than the receive's event");
 }
 
 static void expect_overlapped_receives_only(void)
@@ -183,6 +233,8 @@ static void messages_sent_one_at_a_time_are_each_echoed_once(void **state)
                      "message %d of %d (WSARecv returning WSA_IO_PENDING); none came within "
                      "%d ms",
                      i + 1, count, TK_PROMPT_MS);
+        if (i < 2) /* twice is enough to see how it waits */
+            expect_asleep_on_the_receive_event(GetThreadId(r.thread), i + 1, count);
         assert_true(net_send_all(client, message, length));
         if (!net_recv_all(client, back, length))
             fail_msg("expected message %d of %d (%u bytes, sent while a receive was pending) "
@@ -204,6 +256,7 @@ static void messages_sent_one_at_a_time_are_each_echoed_once(void **state)
 int main(void)
 {
     ck_seed();
+    ck_watch_waits();
     watch_receives();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(bytes_waiting_before_the_receive_starts_are_echoed_once),

@@ -180,13 +180,15 @@ static void many_adopted_sockets_are_served_by_one_worker_thread_that_sleeps_bet
                  "started",
                  count, workers_threads.count);
     ck_quiet quiet = ck_watch_quiet(&workers_threads, QUIET_MS);
-    if (!ck_quiet_is_asleep(&quiet))
+    if (!ck_quiet_slept_through(&quiet))
         fail_msg("expected the worker's thread to sleep in its alertable wait while its %d "
                  "clients are idle, until a routine or an APC has work for it; in a quiet %lu "
-                 "ms it used %.0f ms of CPU and made %ld short sleeps or short timed waits. A "
-                 "thread that wakes up to look for work is polling: QueueUserAPC wakes an "
-                 "alertable wait when there is work",
-                 count, (unsigned long)quiet.ms, quiet.cpu_ms, quiet.naps);
+                 "ms it used %.0f ms of CPU and woke up %ld times, %ld of them because a "
+                 "wait's timeout ran out (expected: none, and at most %d wake-ups). A thread "
+                 "that wakes up to look for work is polling, however long it waits between "
+                 "looks: QueueUserAPC wakes an alertable wait when there is work",
+                 count, (unsigned long)quiet.ms, quiet.cpu_ms, quiet.wakeups, quiet.timeouts,
+                 CK_WAKEUPS_FOR_WORK_ENDING);
     print_message("measured: %d sockets adopted from %d other threads, all echoed by the "
                   "worker's one thread; idle, it used %.0f ms of CPU in %lu ms\n",
                   count, count, quiet.cpu_ms, (unsigned long)quiet.ms);
@@ -202,7 +204,7 @@ static void many_adopted_sockets_are_served_by_one_worker_thread_that_sleeps_bet
 int main(void)
 {
     ck_seed();
-    ck_count_naps();
+    ck_watch_waits();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(an_adopted_socket_is_echoed_and_closed_by_the_worker),
         cmocka_unit_test(many_adopted_sockets_are_served_by_one_worker_thread_that_sleeps_between),

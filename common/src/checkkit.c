@@ -125,16 +125,73 @@ static ULONGLONG cpu_time_of(HANDLE thread)
     return k.QuadPart + u.QuadPart; /* in 100 ns units */
 }
 
-/* ---- naps ---------------------------------------------------------------------------- */
+/* ---- waits --------------------------------------------------------------------------- */
 
-static volatile LONG naps;
-static volatile LONG watcher; /* the thread that watches: its own sleep is no nap */
+/* One row per thread that has waited: written only by that thread, read by the watcher.
+ * The table is open addressing on the thread id; a row, once claimed, stays its thread's. */
+typedef struct thread_waits {
+    volatile LONG id;        /* 0: a free row */
+    volatile LONG wakeups;   /* returns from a wait with a timeout above 0           */
+    volatile LONG timeouts;  /* of those, returns because the time ran out            */
+    volatile LONG naps;      /* waits with a timeout above 0 and under CK_NAP_UNDER_MS */
+    volatile LONG waiting;   /* in a wait now                                         */
+    volatile LONG handles;   /* how many handles that wait (or the latest) is on      */
+    volatile LONG timeout;   /* and its timeout, in ms (INFINITE: none)               */
+    HANDLE handle[MAXIMUM_WAIT_OBJECTS];
+} thread_waits;
 
-static void count_nap(DWORD timeout_ms)
+enum { WAIT_ROWS = 4096 };
+static thread_waits rows[WAIT_ROWS];
+
+static thread_waits *row_of(DWORD id, bool claim)
 {
-    if (timeout_ms != 0 && timeout_ms < CK_NAP_UNDER_MS &&
-        GetCurrentThreadId() != (DWORD)InterlockedCompareExchange(&watcher, 0, 0))
-        InterlockedIncrement(&naps);
+    for (DWORD i = 0; i < WAIT_ROWS; i++) {
+        thread_waits *row = &rows[(id / 4 + i) % WAIT_ROWS];
+        LONG owner = InterlockedCompareExchange(&row->id, 0, 0);
+        if (owner == (LONG)id)
+            return row;
+        if (owner == 0) {
+            if (!claim)
+                return NULL;
+            owner = InterlockedCompareExchange(&row->id, (LONG)id, 0);
+            if (owner == 0 || owner == (LONG)id)
+                return row;
+        }
+    }
+    return NULL; /* more threads than rows: not watched */
+}
+
+/* Before a wait: what it is on. A timeout of 0 is a look, not a wait: not recorded. */
+static thread_waits *wait_begins(DWORD count, const HANDLE *handles, DWORD timeout_ms)
+{
+    if (timeout_ms == 0)
+        return NULL;
+    DWORD saved_error = GetLastError();
+    thread_waits *row = row_of(GetCurrentThreadId(), true);
+    if (row != NULL) {
+        if (timeout_ms < CK_NAP_UNDER_MS)
+            InterlockedIncrement(&row->naps);
+        if (count > MAXIMUM_WAIT_OBJECTS)
+            count = MAXIMUM_WAIT_OBJECTS;
+        for (DWORD i = 0; i < count; i++)
+            row->handle[i] = handles[i];
+        InterlockedExchange(&row->handles, (LONG)count);
+        InterlockedExchange(&row->timeout, (LONG)timeout_ms);
+        InterlockedExchange(&row->waiting, 1);
+    }
+    SetLastError(saved_error);
+    return row;
+}
+
+/* After it: why it ended. */
+static void wait_ends(thread_waits *row, bool timed_out)
+{
+    if (row == NULL)
+        return;
+    InterlockedExchange(&row->waiting, 0);
+    InterlockedIncrement(&row->wakeups);
+    if (timed_out)
+        InterlockedIncrement(&row->timeouts);
 }
 
 typedef void(WINAPI *sleep_function)(DWORD);
@@ -145,7 +202,9 @@ typedef DWORD(WINAPI *wait_many_function)(DWORD, const HANDLE *, BOOL, DWORD);
 typedef DWORD(WINAPI *wait_many_ex_function)(DWORD, const HANDLE *, BOOL, DWORD, BOOL);
 typedef DWORD(WSAAPI *wsa_wait_function)(DWORD, const WSAEVENT *, BOOL, DWORD, BOOL);
 typedef BOOL(WINAPI *sleep_cv_function)(PCONDITION_VARIABLE, PCRITICAL_SECTION, DWORD);
+typedef BOOL(WINAPI *sleep_cv_srw_function)(PCONDITION_VARIABLE, PSRWLOCK, DWORD, ULONG);
 typedef int(WSAAPI *select_function)(int, fd_set *, fd_set *, fd_set *, const struct timeval *);
+typedef int(WSAAPI *recv_function)(SOCKET, char *, int, int);
 
 static sleep_function real_sleep;
 static sleep_ex_function real_sleep_ex;
@@ -155,108 +214,209 @@ static wait_many_function real_wait_many;
 static wait_many_ex_function real_wait_many_ex;
 static wsa_wait_function real_wsa_wait;
 static sleep_cv_function real_sleep_cv;
+static sleep_cv_srw_function real_sleep_cv_srw;
 static select_function real_select;
+static recv_function real_recv;
 
-static void WINAPI counted_sleep(DWORD ms)
+static void WINAPI watched_sleep(DWORD ms)
 {
-    count_nap(ms);
+    thread_waits *row = wait_begins(0, NULL, ms);
     real_sleep(ms);
+    wait_ends(row, true);
 }
 
-static DWORD WINAPI counted_sleep_ex(DWORD ms, BOOL alertable)
+static DWORD WINAPI watched_sleep_ex(DWORD ms, BOOL alertable)
 {
-    count_nap(ms);
-    return real_sleep_ex(ms, alertable);
+    thread_waits *row = wait_begins(0, NULL, ms);
+    DWORD result = real_sleep_ex(ms, alertable);
+    wait_ends(row, result == 0);
+    return result;
 }
 
-static DWORD WINAPI counted_wait_one(HANDLE h, DWORD ms)
+static DWORD WINAPI watched_wait_one(HANDLE h, DWORD ms)
 {
-    count_nap(ms);
-    return real_wait_one(h, ms);
+    thread_waits *row = wait_begins(1, &h, ms);
+    DWORD result = real_wait_one(h, ms);
+    wait_ends(row, result == WAIT_TIMEOUT);
+    return result;
 }
 
-static DWORD WINAPI counted_wait_one_ex(HANDLE h, DWORD ms, BOOL alertable)
+static DWORD WINAPI watched_wait_one_ex(HANDLE h, DWORD ms, BOOL alertable)
 {
-    count_nap(ms);
-    return real_wait_one_ex(h, ms, alertable);
+    thread_waits *row = wait_begins(1, &h, ms);
+    DWORD result = real_wait_one_ex(h, ms, alertable);
+    wait_ends(row, result == WAIT_TIMEOUT);
+    return result;
 }
 
-static DWORD WINAPI counted_wait_many(DWORD n, const HANDLE *h, BOOL all, DWORD ms)
+static DWORD WINAPI watched_wait_many(DWORD n, const HANDLE *h, BOOL all, DWORD ms)
 {
-    count_nap(ms);
-    return real_wait_many(n, h, all, ms);
+    thread_waits *row = wait_begins(n, h, ms);
+    DWORD result = real_wait_many(n, h, all, ms);
+    wait_ends(row, result == WAIT_TIMEOUT);
+    return result;
 }
 
-static DWORD WINAPI counted_wait_many_ex(DWORD n, const HANDLE *h, BOOL all, DWORD ms,
+static DWORD WINAPI watched_wait_many_ex(DWORD n, const HANDLE *h, BOOL all, DWORD ms,
                                          BOOL alertable)
 {
-    count_nap(ms);
-    return real_wait_many_ex(n, h, all, ms, alertable);
+    thread_waits *row = wait_begins(n, h, ms);
+    DWORD result = real_wait_many_ex(n, h, all, ms, alertable);
+    wait_ends(row, result == WAIT_TIMEOUT);
+    return result;
 }
 
-static DWORD WSAAPI counted_wsa_wait(DWORD n, const WSAEVENT *events, BOOL all, DWORD ms,
+static DWORD WSAAPI watched_wsa_wait(DWORD n, const WSAEVENT *events, BOOL all, DWORD ms,
                                      BOOL alertable)
 {
-    count_nap(ms);
-    return real_wsa_wait(n, events, all, ms, alertable);
+    thread_waits *row = wait_begins(n, events, ms);
+    DWORD result = real_wsa_wait(n, events, all, ms, alertable);
+    wait_ends(row, result == WSA_WAIT_TIMEOUT);
+    return result;
 }
 
-static BOOL WINAPI counted_sleep_cv(PCONDITION_VARIABLE cv, PCRITICAL_SECTION cs, DWORD ms)
+static BOOL WINAPI watched_sleep_cv(PCONDITION_VARIABLE cv, PCRITICAL_SECTION cs, DWORD ms)
 {
-    count_nap(ms);
-    return real_sleep_cv(cv, cs, ms);
+    thread_waits *row = wait_begins(0, NULL, ms);
+    BOOL woken = real_sleep_cv(cv, cs, ms);
+    DWORD error = GetLastError();
+    wait_ends(row, !woken && error == ERROR_TIMEOUT);
+    SetLastError(error);
+    return woken;
 }
 
-static int WSAAPI counted_select(int n, fd_set *r, fd_set *w, fd_set *e,
+static BOOL WINAPI watched_sleep_cv_srw(PCONDITION_VARIABLE cv, PSRWLOCK lock, DWORD ms,
+                                        ULONG flags)
+{
+    thread_waits *row = wait_begins(0, NULL, ms);
+    BOOL woken = real_sleep_cv_srw(cv, lock, ms, flags);
+    DWORD error = GetLastError();
+    wait_ends(row, !woken && error == ERROR_TIMEOUT);
+    SetLastError(error);
+    return woken;
+}
+
+static int WSAAPI watched_select(int n, fd_set *r, fd_set *w, fd_set *e,
                                  const struct timeval *timeout)
 {
+    DWORD ms = INFINITE;
     if (timeout != NULL)
-        count_nap((DWORD)timeout->tv_sec * 1000 + (DWORD)timeout->tv_usec / 1000 +
-                  (timeout->tv_usec % 1000 != 0));
-    return real_select(n, r, w, e, timeout);
+        ms = (DWORD)timeout->tv_sec * 1000 + (DWORD)timeout->tv_usec / 1000 +
+             (timeout->tv_usec % 1000 != 0);
+    thread_waits *row = wait_begins(0, NULL, ms);
+    int result = real_select(n, r, w, e, timeout);
+    int error = WSAGetLastError();
+    wait_ends(row, result == 0);
+    WSASetLastError(error);
+    return result;
+}
+
+/* A blocking recv is a wait too, bounded by the socket's SO_RCVTIMEO: it counts when its
+ * timeout runs out (WSAETIMEDOUT), the way a poll with a receive timeout would. */
+static int WSAAPI watched_recv(SOCKET s, char *buffer, int length, int flags)
+{
+    int result = real_recv(s, buffer, length, flags);
+    int error = WSAGetLastError();
+    if (result == SOCKET_ERROR && error == WSAETIMEDOUT) {
+        thread_waits *row = row_of(GetCurrentThreadId(), true);
+        wait_ends(row, true);
+    }
+    WSASetLastError(error);
+    return result;
 }
 
 /* Through tk_function, void (*)(void): the one cast between function types compilers
  * accept. A function the program does not import is not hooked: nothing calls it. */
-#define HOOK(name, real, counted, type) \
-    (real = (type)tk_hook_import(name, (tk_function)(counted)))
+#define HOOK(name, real, watched, type) \
+    (real = (type)tk_hook_import(name, (tk_function)(watched)))
 
-void ck_count_naps(void)
+void ck_watch_waits(void)
 {
     static bool hooked;
     if (hooked)
         return;
     hooked = true;
-    HOOK("Sleep", real_sleep, counted_sleep, sleep_function);
-    HOOK("SleepEx", real_sleep_ex, counted_sleep_ex, sleep_ex_function);
-    HOOK("WaitForSingleObject", real_wait_one, counted_wait_one, wait_one_function);
-    HOOK("WaitForSingleObjectEx", real_wait_one_ex, counted_wait_one_ex, wait_one_ex_function);
-    HOOK("WaitForMultipleObjects", real_wait_many, counted_wait_many, wait_many_function);
-    HOOK("WaitForMultipleObjectsEx", real_wait_many_ex, counted_wait_many_ex,
+    HOOK("Sleep", real_sleep, watched_sleep, sleep_function);
+    HOOK("SleepEx", real_sleep_ex, watched_sleep_ex, sleep_ex_function);
+    HOOK("WaitForSingleObject", real_wait_one, watched_wait_one, wait_one_function);
+    HOOK("WaitForSingleObjectEx", real_wait_one_ex, watched_wait_one_ex, wait_one_ex_function);
+    HOOK("WaitForMultipleObjects", real_wait_many, watched_wait_many, wait_many_function);
+    HOOK("WaitForMultipleObjectsEx", real_wait_many_ex, watched_wait_many_ex,
          wait_many_ex_function);
-    HOOK("WSAWaitForMultipleEvents", real_wsa_wait, counted_wsa_wait, wsa_wait_function);
-    HOOK("SleepConditionVariableCS", real_sleep_cv, counted_sleep_cv, sleep_cv_function);
-    HOOK("select", real_select, counted_select, select_function);
+    HOOK("WSAWaitForMultipleEvents", real_wsa_wait, watched_wsa_wait, wsa_wait_function);
+    HOOK("SleepConditionVariableCS", real_sleep_cv, watched_sleep_cv, sleep_cv_function);
+    HOOK("SleepConditionVariableSRW", real_sleep_cv_srw, watched_sleep_cv_srw,
+         sleep_cv_srw_function);
+    HOOK("select", real_select, watched_select, select_function);
+    HOOK("recv", real_recv, watched_recv, recv_function);
+}
+
+int ck_thread_waits_on(DWORD thread, HANDLE *handles, int max, DWORD *timeout_ms)
+{
+    thread_waits *row = row_of(thread, false);
+    if (row == NULL || !InterlockedCompareExchange(&row->waiting, 0, 0))
+        return -1;
+    return ck_thread_last_wait(thread, handles, max, timeout_ms);
+}
+
+int ck_thread_last_wait(DWORD thread, HANDLE *handles, int max, DWORD *timeout_ms)
+{
+    thread_waits *row = row_of(thread, false);
+    if (row == NULL)
+        return -1;
+    if (timeout_ms != NULL)
+        *timeout_ms = (DWORD)InterlockedCompareExchange(&row->timeout, 0, 0);
+    int count = (int)InterlockedCompareExchange(&row->handles, 0, 0);
+    for (int i = 0; i < count && i < max; i++)
+        handles[i] = row->handle[i];
+    return count;
+}
+
+/* The sums of the set's rows. */
+static void sum_rows(const ck_threads *set, long *wakeups, long *timeouts, long *naps)
+{
+    *wakeups = *timeouts = *naps = 0;
+    for (int i = 0; i < set->count; i++) {
+        thread_waits *row = row_of(set->ids[i], false);
+        if (row == NULL)
+            continue;
+        *wakeups += InterlockedCompareExchange(&row->wakeups, 0, 0);
+        *timeouts += InterlockedCompareExchange(&row->timeouts, 0, 0);
+        *naps += InterlockedCompareExchange(&row->naps, 0, 0);
+    }
 }
 
 ck_quiet ck_watch_quiet(const ck_threads *set, DWORD quiet_ms)
 {
-    InterlockedExchange(&watcher, (LONG)GetCurrentThreadId());
-    LONG naps_before = InterlockedCompareExchange(&naps, 0, 0);
+    long wakeups, timeouts, naps;
+    sum_rows(set, &wakeups, &timeouts, &naps);
     ck_quiet quiet;
     quiet.ms = quiet_ms;
     quiet.threads = set->count;
     quiet.cpu_ms = ck_cpu_ms_over(set, quiet_ms);
-    quiet.naps = InterlockedCompareExchange(&naps, 0, 0) - naps_before;
-    InterlockedExchange(&watcher, 0);
+    sum_rows(set, &quiet.wakeups, &quiet.timeouts, &quiet.naps);
+    quiet.wakeups -= wakeups;
+    quiet.timeouts -= timeouts;
+    quiet.naps -= naps;
     return quiet;
+}
+
+static bool little_cpu(const ck_quiet *quiet)
+{
+    int threads = quiet->threads > 1 ? quiet->threads : 1;
+    return quiet->cpu_ms < (double)CK_ASLEEP_CPU_MS * threads;
 }
 
 bool ck_quiet_is_asleep(const ck_quiet *quiet)
 {
+    return little_cpu(quiet) && quiet->naps * 1000 < 5 * (long)quiet->ms;
+}
+
+bool ck_quiet_slept_through(const ck_quiet *quiet)
+{
     int threads = quiet->threads > 1 ? quiet->threads : 1;
-    return quiet->cpu_ms < (double)CK_ASLEEP_CPU_MS * threads &&
-           quiet->naps * 1000 < 5 * (long)quiet->ms;
+    return little_cpu(quiet) && quiet->timeouts == 0 &&
+           quiet->wakeups <= (long)CK_WAKEUPS_FOR_WORK_ENDING * threads;
 }
 
 /* ---- CPU time ------------------------------------------------------------------------ */

@@ -66,33 +66,56 @@ bool ck_threads_contain(const ck_threads *list, DWORD id);
  * thread is charged a whole tick whenever its time crosses one, however little it used. */
 double ck_cpu_ms_over(const ck_threads *set, DWORD quiet_ms);
 
-/* From now on, count every "nap": a call this program's code makes to Sleep, SleepEx, a
- * WaitFor... function, WSAWaitForMultipleEvents, SleepConditionVariableCS or select with a
- * timeout above 0 (a look) and under CK_NAP_UNDER_MS. A thread that polls naps hundreds of
- * times a second; one that waits for what it needs does not nap at all. A longer timeout is
- * a safety net, not a poll: steps 02 and 03 wait at most 100 ms for an FD_ACCEPT that Wine 8
- * can lose. Call it once, before the code under test starts its threads
- * (tutorial/import_hook.h). */
-enum { CK_NAP_UNDER_MS = 100 };
-void ck_count_naps(void);
+/* From now on, watch every wait this program's code makes (tutorial/import_hook.h): calls
+ * to Sleep, SleepEx, the WaitFor... functions, WSAWaitForMultipleEvents,
+ * SleepConditionVariableCS/SRW and select with a timeout above 0 (a timeout of 0 is a look,
+ * not a wait), and a blocking recv whose receive timeout runs out. For each thread it
+ * records what the thread waits on now, how often it woke up, and how often it woke because
+ * the time ran out rather than for something it waited for. A thread that waits for what it
+ * needs wakes when there is work; one that polls wakes on its timeout, whatever the
+ * timeout's length. Call it once, before the code under test starts its threads. */
+void ck_watch_waits(void);
 
-/* What some threads did over a quiet interval, while the calling thread slept. */
+/* The handles thread is waiting on now (up to max of them into handles), and how many;
+ * -1 when it is not inside a watched wait. Sleep, select and condition variables wait on
+ * no handle: 0. The wait's timeout goes to *timeout_ms (INFINITE: none) unless it is NULL. */
+int ck_thread_waits_on(DWORD thread, HANDLE *handles, int max, DWORD *timeout_ms);
+
+/* The same for the thread's latest wait, whether it still waits or has woken since (a
+ * thread that looks around every 100 ms is caught between two waits as often as not);
+ * -1 when it has never waited. */
+int ck_thread_last_wait(DWORD thread, HANDLE *handles, int max, DWORD *timeout_ms);
+
+/* What some threads did over a quiet interval, while the calling thread slept. The counts
+ * are 0 without ck_watch_waits. */
 typedef struct ck_quiet {
-    DWORD ms;      /* the interval                                               */
-    int threads;   /* how many threads the set has                               */
-    double cpu_ms; /* CPU time the threads of the set used in it                 */
-    long naps;     /* naps made in it by every thread but the caller's (0 without
-                    * ck_count_naps)                                            */
+    DWORD ms;      /* the interval                                                   */
+    int threads;   /* how many threads the set has                                   */
+    double cpu_ms; /* CPU time the threads of the set used in it                     */
+    long wakeups;  /* returns from their waits in it, whatever the timeout           */
+    long timeouts; /* of those, returns because the wait's time ran out              */
+    long naps;     /* waits they began in it with a timeout under CK_NAP_UNDER_MS    */
 } ck_quiet;
 
 ck_quiet ck_watch_quiet(const ck_threads *set, DWORD quiet_ms);
 
-/* Asleep the whole time: fewer than 5 naps a second, and under CK_ASLEEP_CPU_MS of CPU
- * per thread of the set. The clock counts in ticks (ck_cpu_ms_over): a thread that wakes
- * a few times a second for a look, as a 100 ms timeout for Wine does, uses a millisecond
- * or two but may be charged a tick for it; a thread that spins is charged hundreds of
- * milliseconds. 32 ms is two ticks on Windows, three under Wine. */
-enum { CK_ASLEEP_CPU_MS = 32 };
+/* The clock that counts CPU time counts in ticks (ck_cpu_ms_over): a thread that wakes a
+ * few times a second uses a millisecond or two but may be charged a tick for it; a thread
+ * that spins is charged hundreds of milliseconds. 32 ms is two ticks on Windows, three
+ * under Wine. */
+enum { CK_ASLEEP_CPU_MS = 32, CK_NAP_UNDER_MS = 100 };
+
+/* Asleep, though it may look around now and then: under CK_ASLEEP_CPU_MS of CPU per
+ * thread of the set, and fewer than 5 waits a second shorter than CK_NAP_UNDER_MS. For a
+ * design that polls on purpose: steps 02 and 03 wait at most 100 ms for an FD_ACCEPT that
+ * Wine 8 can lose. */
 bool ck_quiet_is_asleep(const ck_quiet *quiet);
+
+/* Slept through the interval, waiting for work: under CK_ASLEEP_CPU_MS of CPU per thread,
+ * not one wait that ended because its time ran out (a poll, however long its timeout), and
+ * at most CK_WAKEUPS_FOR_WORK_ENDING wake-ups per thread for work that was finishing as the
+ * interval began (a send's completion routine, say). */
+enum { CK_WAKEUPS_FOR_WORK_ENDING = 2 };
+bool ck_quiet_slept_through(const ck_quiet *quiet);
 
 #endif
