@@ -14,9 +14,60 @@
 #include "tutorial/net.h"
 #include "tutorial/testkit.h"
 
-/* How far from the limit a close may come: the clock starts at the server's first recv,
- * a little after our connect; under a loaded machine, a little more. */
+/* How far from the limit a close may come: the clock starts at the server's first recv, a
+ * little after our connect. A busy machine makes every timeout late, the server's and the
+ * system's alike: so the checker times a bare recv with the same receive timeout, started
+ * with the silent client (see timeout_beside), and the server's close may come LATE_MS after
+ * that one gave up, however late it was. */
 enum { EARLY_MS = 100, LATE_MS = 800 };
+
+/* A blocking recv on a socket pair of the checker's own, with SO_RCVTIMEO set to a limit:
+ * the time the system itself needs to give up after that limit, on this machine now. */
+typedef struct timeout_beside {
+    SOCKET client, served;
+    DWORD limit_ms;
+    HANDLE thread;
+    ULONGLONG started, ended;
+} timeout_beside;
+
+static DWORD WINAPI wait_past_the_timeout(void *argument)
+{
+    timeout_beside *t = argument;
+    char byte;
+    recv(t->served, &byte, 1, 0); /* fails with WSAETIMEDOUT after limit_ms */
+    t->ended = GetTickCount64();
+    return 0;
+}
+
+static void start_timeout_beside(timeout_beside *t, int seconds)
+{
+    tk_socket_pair(&t->client, &t->served);
+    t->limit_ms = (DWORD)seconds * 1000;
+    assert_true(net_set_recv_timeout(t->served, t->limit_ms));
+    t->started = GetTickCount64();
+    t->thread = CreateThread(NULL, 0, wait_past_the_timeout, t, 0, NULL);
+    assert_non_null(t->thread);
+}
+
+/* Takes the thread of *t out of *set: it is the checker's, not the server's. */
+static void leave_out(ck_threads *set, const timeout_beside *t)
+{
+    DWORD id = GetThreadId(t->thread);
+    for (int i = 0; i < set->count; i++) {
+        if (set->ids[i] == id)
+            set->ids[i--] = set->ids[--set->count];
+    }
+}
+
+/* When the bare recv gave up: bounded by a minute past its limit. */
+static ULONGLONG timeout_beside_ended(timeout_beside *t)
+{
+    tk_assert_wait(WaitForSingleObject(t->thread, t->limit_ms + 60000), WAIT_OBJECT_0);
+    CloseHandle(t->thread);
+    closesocket(t->client);
+    closesocket(t->served);
+    return t->ended;
+}
 
 /* The servers a test started, stopped by its teardown even when it failed half-way. */
 static server *running[2];
@@ -58,18 +109,35 @@ static bool readable_within(SOCKET s, DWORD timeout_ms)
 }
 
 /* Waits for the server to close a client that has been silent since `since`, with a limit
- * of `seconds`; fails unless it comes close to the limit. Returns the silence, in ms. */
-static ULONGLONG expect_closed_after_the_limit(SOCKET s, ULONGLONG since, int seconds)
+ * of `seconds`, and *beside started with it; fails unless the close comes close to the
+ * limit. Returns the silence, in ms. */
+static ULONGLONG expect_closed_after_the_limit(SOCKET s, ULONGLONG since, int seconds,
+                                               timeout_beside *beside)
 {
     ULONGLONG limit_ms = (ULONGLONG)seconds * 1000;
     ULONGLONG deadline = since + limit_ms + LATE_MS;
     ULONGLONG now = GetTickCount64();
     bool ended = now < deadline && readable_within(s, (DWORD)(deadline - now));
     ULONGLONG silence = GetTickCount64() - since;
+    ULONGLONG system_late = 0;
+    if (!ended) { /* late: as late as the system's own timeout, on a busy machine? */
+        system_late = timeout_beside_ended(beside) - beside->started - limit_ms;
+        if ((LONGLONG)system_late < 0)
+            system_late = 0;
+        deadline += system_late;
+        now = GetTickCount64();
+        ended = now < deadline && readable_within(s, (DWORD)(deadline - now));
+        silence = GetTickCount64() - since;
+    } else {
+        timeout_beside_ended(beside);
+    }
     if (!ended)
         fail_msg("expected the server to close a client that sent nothing for its limit of "
-                 "%d s; after %llu ms of silence the client was still connected",
-                 seconds, (unsigned long long)silence);
+                 "%d s; after %llu ms of silence the client was still connected (a recv of "
+                 "the checker's own with a receive timeout of %d s, started at the same "
+                 "moment, gave up %llu ms after its limit; the server is given %d ms more)",
+                 seconds, (unsigned long long)silence, seconds,
+                 (unsigned long long)system_late, LATE_MS);
     char byte;
     int got = recv(s, &byte, 1, 0);
     if (got != 0)
@@ -129,26 +197,37 @@ static void a_recv_that_waits_past_its_receive_timeout_fails_with_wsaetimedout(v
 static void silent_clients_are_closed_after_their_own_servers_limit(void **state)
 {
     (void)state;
-    int short_limit = 1, long_limit = ck_random(2, 3);
+    int short_limit = 2, long_limit = ck_random(3, 4);
     static ck_threads before, servers_threads;
     ck_list_threads(&before);
     server *quick = start_server_with_idle_limit(short_limit);
     server *patient = start_server_with_idle_limit(long_limit);
+    static timeout_beside quick_beside, patient_beside;
     SOCKET quick_client = connect_client(server_port(quick));
     ULONGLONG quick_since = GetTickCount64();
+    start_timeout_beside(&quick_beside, short_limit);
     SOCKET patient_client = connect_client(server_port(patient));
     ULONGLONG patient_since = GetTickCount64();
+    start_timeout_beside(&patient_beside, long_limit);
     assert_true(server_wait_for_threads(quick, 2, TK_PROMPT_MS));
     assert_true(server_wait_for_threads(patient, 2, TK_PROMPT_MS));
     ck_threads_born_since(&before, &servers_threads);
+    leave_out(&servers_threads, &quick_beside);
+    leave_out(&servers_threads, &patient_beside);
 
-    ck_quiet quiet = ck_watch_quiet(&servers_threads, 600); /* before the shorter limit */
+    /* Up to 0.6 s, ending well before the shorter limit, where the quick server's timeout
+     * rightly runs out. */
+    LONGLONG before_limit = (LONGLONG)(quick_since + (ULONGLONG)short_limit * 1000) -
+                            (LONGLONG)GetTickCount64() - 300;
+    DWORD quiet_ms = before_limit < 100 ? 100 : before_limit > 600 ? 600 : (DWORD)before_limit;
+    ck_quiet quiet = ck_watch_quiet(&servers_threads, quiet_ms);
     expect_asleep(&quiet, "a silent client's thread");
 
-    ULONGLONG quick_silence = expect_closed_after_the_limit(quick_client, quick_since, short_limit);
+    ULONGLONG quick_silence =
+        expect_closed_after_the_limit(quick_client, quick_since, short_limit, &quick_beside);
     expect_its_thread_ends(quick);
     ULONGLONG patient_silence =
-        expect_closed_after_the_limit(patient_client, patient_since, long_limit);
+        expect_closed_after_the_limit(patient_client, patient_since, long_limit, &patient_beside);
     expect_its_thread_ends(patient);
     print_message("measured: a silent client was closed after %llu ms with a limit of %d s, "
                   "after %llu ms with a limit of %d s; while they were silent the servers' "
@@ -217,7 +296,9 @@ static void the_server_program_takes_idle_seconds_and_closes_a_silent_client(voi
     unsigned short port = (unsigned short)atoi(line + strlen(prefix));
     SOCKET silent = connect_client(port);
     ULONGLONG since = GetTickCount64();
-    ULONGLONG silence = expect_closed_after_the_limit(silent, since, seconds);
+    static timeout_beside beside;
+    start_timeout_beside(&beside, seconds);
+    ULONGLONG silence = expect_closed_after_the_limit(silent, since, seconds, &beside);
     print_message("measured: step01-server --idle-seconds %d closed a silent client after "
                   "%llu ms\n",
                   seconds, (unsigned long long)silence);
