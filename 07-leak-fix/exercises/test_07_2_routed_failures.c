@@ -4,8 +4,11 @@
  * completion handler below is the one place where contexts are completed and sockets
  * disposed on an error; when the packet cannot be posted, the start function says so and
  * its caller disposes. Packets are counted per OVERLAPPED before the handler sees them, so
- * a second packet for one operation is caught before anything touches its context. Each
- * run picks its own completion keys (the seed is printed) and runs under the page heap. */
+ * a second packet for one operation is caught before anything touches its context. One test
+ * has a worker thread take each posted packet off the port and handle it before
+ * PostQueuedCompletionStatus returns to the start function, as a worker on another
+ * processor can, and checks the error it read. Each run picks its own completion keys (the
+ * seed is printed) and runs under the page heap. */
 #include <stdio.h>
 #include <string.h>
 
@@ -13,6 +16,7 @@
 #include "support.h"
 #include "tutorial/checkkit.h"
 #include "tutorial/fault_plan.h"
+#include "tutorial/import_hook.h"
 #include "tutorial/net.h"
 
 enum { QUIET_MS = 300 };
@@ -322,6 +326,163 @@ static void a_receive_that_waits_comes_back_once_when_the_data_arrives(void **st
     closesocket(peer);
 }
 
+/* ---- a worker that takes the packet before the start function returns -------------------
+ *
+ * On a server, workers wait on the port while other threads start operations: a posted
+ * packet can be dequeued and handled on another processor before PostQueuedCompletionStatus
+ * has even returned. The checker makes that happen every time: its own
+ * PostQueuedCompletionStatus (through the program's imports, tutorial/import_hook.h) posts
+ * the packet, then waits, bounded, until a worker thread blocked on the port has taken it
+ * off and handled it, and only then returns to the start function. */
+
+enum { EARLY_HANDLE_MS = 4 * TK_PROMPT_MS };
+
+typedef BOOL(WINAPI *post_function)(HANDLE, DWORD, ULONG_PTR, LPOVERLAPPED);
+static post_function real_post;
+
+static struct {
+    volatile LONG armed;  /* the next post waits for its packet to be handled     */
+    HANDLE handled;       /* set by the worker once it has handled a packet       */
+    volatile LONG posts;  /* posts that waited                                    */
+    volatile LONG handled_inside; /* of those, handled before the post returned   */
+} early;
+
+static BOOL WINAPI post_handled_at_once(HANDLE port, DWORD bytes, ULONG_PTR key,
+                                        LPOVERLAPPED overlapped)
+{
+    BOOL ok = real_post(port, bytes, key, overlapped);
+    DWORD error = GetLastError();
+    if (ok && InterlockedCompareExchange(&early.armed, 0, 0) != 0) {
+        InterlockedIncrement(&early.posts);
+        if (WaitForSingleObject(early.handled, EARLY_HANDLE_MS) == WAIT_OBJECT_0)
+            InterlockedIncrement(&early.handled_inside);
+    }
+    SetLastError(error);
+    return ok;
+}
+
+/* What the worker saw. It cannot fail the test itself (cmocka's failures belong to the
+ * test's own thread): it records, and the test reads after joining it. */
+typedef struct worker_log {
+    outcome *outcome;
+    int strangers;     /* packets for an OVERLAPPED the checker did not start */
+    ULONG_PTR wrong_key;
+    int wrong_keys;
+} worker_log;
+
+/* The worker: handles the packets of one operation as on_packet does, until the test's
+ * packet with no OVERLAPPED (or, bounded, until none comes). */
+static DWORD WINAPI worker(void *argument)
+{
+    worker_log *log = argument;
+    outcome *o = log->outcome;
+    for (;;) {
+        DWORD bytes = 0;
+        ULONG_PTR key = 0;
+        OVERLAPPED *overlapped = NULL;
+        SetLastError(0);
+        BOOL ok = GetQueuedCompletionStatus(test_port, &bytes, &key, &overlapped,
+                                            EARLY_HANDLE_MS + QUIET_MS);
+        DWORD error = GetLastError();
+        if (overlapped == NULL)
+            return 0;
+        if (overlapped != o->overlapped) {
+            log->strangers++;
+            continue;
+        }
+        if (++o->packets > 1)
+            continue; /* counted, not handled: the context may be gone */
+        if (key != o->key) {
+            log->wrong_keys++;
+            log->wrong_key = key;
+        }
+        SetLastError(error);
+        on_packet((io_context *)overlapped, ok, bytes, o);
+        SetEvent(early.handled);
+    }
+}
+
+static void install_post_handled_at_once(void)
+{
+    if (real_post != NULL)
+        return;
+    early.handled = CreateEventW(NULL, FALSE, FALSE, NULL);
+    assert_non_null(early.handled);
+    real_post = (post_function)tk_hook_import("PostQueuedCompletionStatus",
+                                              (tk_function)post_handled_at_once);
+    if (real_post == NULL)
+        fail_msg("could not watch PostQueuedCompletionStatus in the checker's imports");
+}
+
+static void a_failure_handled_before_its_start_returns_carries_its_error(void **state)
+{
+    (void)state;
+    install_post_handled_at_once();
+    static const DWORD errors[] = {WSAECONNRESET, WSAECONNABORTED, WSAENETRESET, WSAENOTCONN,
+                                   WSAESHUTDOWN};
+    for (int receive = 0; receive <= 1; receive++) {
+        const char *what = receive ? "routed_receive" : "routed_send";
+        DWORD planned = errors[ck_random(0, 4)];
+        char plan[64], why[128];
+        snprintf(plan, sizeof plan, "%s#1=fail:%lu", receive ? "receive" : "send",
+                 (unsigned long)planned);
+        assert_true(fault_plan_set(plan, why, sizeof why));
+        registry_totals before = totals();
+        SOCKET peer;
+        outcome o;
+        async_socket *s = keyed_socket(&peer, &o, receive != 0);
+        worker_log log = {&o, 0, 0, 0};
+        HANDLE thread = CreateThread(NULL, 0, worker, &log, 0, NULL);
+        assert_non_null(thread);
+        ResetEvent(early.handled);
+        early.posts = early.handled_inside = 0;
+        InterlockedExchange(&early.armed, 1);
+        DWORD answer = receive ? routed_receive(s, test_port, o.key, 16)
+                               : routed_send(s, test_port, o.key, (DWORD)ck_random(1, 4096));
+        InterlockedExchange(&early.armed, 0);
+        /* s may be gone now: the worker's handler disposes it on the error. A packet with
+         * no OVERLAPPED, after anything the start posted, sends the worker home. */
+        assert_true(real_post(test_port, 0, 0, NULL));
+        bool joined = WaitForSingleObject(thread, EARLY_HANDLE_MS + 2 * QUIET_MS) ==
+                      WAIT_OBJECT_0;
+        CloseHandle(thread);
+        fault_plan_set(NULL, why, sizeof why);
+        if (!joined)
+            fail_msg("expected the checker's worker to be done with the port within %d ms; "
+                     "it was still waiting", EARLY_HANDLE_MS + 2 * QUIET_MS);
+        if (answer != 0)
+            fail_msg("expected %s, whose call failed at once (%lu, from the fault plan) and "
+                     "whose packet could be posted, to return 0; it returned %lu", what,
+                     (unsigned long)planned, (unsigned long)answer);
+        if (o.packets != 1 || early.posts != 1)
+            fail_msg("expected %s that failed at once (%lu) to post exactly one packet, "
+                     "which the worker takes; %ld post(s) were made, %d packet(s) came for "
+                     "its OVERLAPPED", what, (unsigned long)planned, (long)early.posts,
+                     o.packets);
+        if (log.strangers != 0 || log.wrong_keys != 0)
+            fail_msg("expected the packet of %s to name its OVERLAPPED and its socket's key "
+                     "(%lu); %d packet(s) named another OVERLAPPED, %d carried the key %lu",
+                     what, (unsigned long)o.key, log.strangers, log.wrong_keys,
+                     (unsigned long)log.wrong_key);
+        if (early.handled_inside != 1)
+            fail_msg("expected a worker waiting on the port to take the posted packet of %s "
+                     "and handle it within %d ms, before PostQueuedCompletionStatus returned; "
+                     "it had not", what, EARLY_HANDLE_MS);
+        if (o.error != planned)
+            fail_msg("a worker took the packet of %s off the port and handled it before "
+                     "PostQueuedCompletionStatus had returned (as a worker on another "
+                     "processor can): expected the handler to read the operation's error "
+                     "(%lu) from it, it read %lu. Everything the handler reads must be in "
+                     "place before the packet is posted", what, (unsigned long)planned,
+                     (unsigned long)o.error);
+        if (o.bytes != 0)
+            fail_msg("expected the packet of %s to say 0 bytes; it said %lu", what,
+                     (unsigned long)o.bytes);
+        assert_nothing_left(before); /* the handler disposed the socket */
+        closesocket(peer);
+    }
+}
+
 /* One port per test, and no fault plan: a packet or a rule a failed test left behind cannot
  * reach the next test. */
 static int fresh_port(void **state)
@@ -343,6 +504,7 @@ int main(void)
         ON_ITS_OWN_PORT(a_failure_whose_packet_cannot_be_posted_is_returned_to_the_caller),
         ON_ITS_OWN_PORT(a_receive_that_succeeds_at_once_comes_back_once_not_twice),
         ON_ITS_OWN_PORT(a_receive_that_waits_comes_back_once_when_the_data_arrives),
+        ON_ITS_OWN_PORT(a_failure_handled_before_its_start_returns_carries_its_error),
     };
     return CK_RUN_CHECKER("exercise 07.2", tests, tk_faults_up, tk_winsock_down);
 }
