@@ -8,12 +8,16 @@
  * every millisecond instead of sleeping in the kernel, so packets pile up between two looks
  * as they do on a busy server, and a batch can fill. The server's own counters must agree
  * with what the checker saw. Batch sizes and client counts are drawn from the run's seed.
+ * Operations that fail while the server serves come from the import layer's fault plan
+ * (tutorial/fault_plan.h): packets rewritten, between the port and the worker, to the
+ * errors Windows gives a receive (and to orderly ends), each drawn from the run's seed.
  * Runs under the page heap. */
 #include <stdio.h>
 #include <string.h>
 
 #include "server.h"
 #include "tutorial/checkkit.h"
+#include "tutorial/fault_plan.h"
 #include "tutorial/import_hook.h"
 #include "tutorial/net.h"
 #include "tutorial/testkit.h"
@@ -93,13 +97,17 @@ static BOOL WINAPI watching_gqcs_ex(HANDLE port, LPOVERLAPPED_ENTRY entries, ULO
 
 static int hook_up(void **state)
 {
+    /* The import layer first (under the page heap it is already there): the watchers below
+     * stack on its stand-ins, so they see each packet as the plan has rewritten it. */
+    if (tk_faults_up(state) != 0)
+        return -1;
     real_gqcs = (gqcs_function)tk_hook_import("GetQueuedCompletionStatus",
                                               (tk_function)watching_gqcs);
     /* NULL when the server never calls it: then nothing is hooked, and nothing counted. */
     real_gqcs_ex = (gqcs_ex_function)tk_hook_import("GetQueuedCompletionStatusEx",
                                                     (tk_function)watching_gqcs_ex);
     ck_seed();
-    return tk_winsock_up(state);
+    return 0;
 }
 
 /* ---- the server under load --------------------------------------------------------------- */
@@ -107,6 +115,7 @@ static int hook_up(void **state)
 static server *start(int threads, int batch)
 {
     memset(&seen, 0, sizeof seen);
+    fault_plan_set(NULL, NULL, 0); /* no test inherits another's faults */
     server_config config = {0, threads, batch};
     server *srv = server_start(&config);
     if (srv == NULL)
@@ -276,6 +285,193 @@ static void each_packet_of_a_batch_keeps_its_own_error(void **state)
                  clients, batch, final.aborted);
 }
 
+/* ---- operations that fail while the server serves ------------------------------------ */
+
+/* What a victim's second receive packet is made to say: an error Windows can end a
+ * receive with (0 bytes, as such a packet has), or an orderly end (success, 0 bytes). The
+ * chapter's was_aborted counts the first three as ended by the server's own close or
+ * cancel; the others, while the server is not stopping, as the connection's end. */
+typedef struct packet_end {
+    const char *outcome; /* the plan's outcome */
+    bool aborted;        /* was_aborted's verdict while the server serves */
+} packet_end;
+
+static const packet_end aborted_ends[] = {
+    {"error:ERROR_OPERATION_ABORTED", true},  /* 995: a CancelIoEx                     */
+    {"error:ERROR_CONNECTION_ABORTED", true}, /* 1236: Windows' answer to a close       */
+    {"error:ERROR_HANDLES_CLOSED", true},     /* 676: Wine's answer to a close         */
+};
+static const packet_end other_ends[] = {
+    {"error:ERROR_NETNAME_DELETED", false}, /* 64: the peer's reset, as IOCP reports it */
+    {"error:WSAECONNRESET", false},         /* 10054                                     */
+    {"error:ERROR_UNEXP_NET_ERR", false},   /* 59                                        */
+    {"eof", false},                         /* the client's orderly end                  */
+};
+
+enum { MAX_VICTIMS = 7, SMALL = 64 };
+
+typedef struct served_counts {
+    server *srv;
+    long accepted, closed;
+} served_counts;
+
+static bool closed_reached(void *context)
+{
+    served_counts *want = context;
+    server_counters c;
+    server_read_counters(want->srv, &c);
+    return c.closed >= want->closed;
+}
+
+static bool receives_reached(void *context)
+{
+    return fault_plan_calls("receive") >= *(const long *)context;
+}
+
+/* The server has closed s: recv ends with an orderly end or a reset, not the timeout. */
+static bool ends_without_timeout(SOCKET s)
+{
+    char sink[256];
+    int got;
+    while ((got = recv(s, sink, sizeof sink, 0)) > 0)
+        continue;
+    return got == 0 || WSAGetLastError() != WSAETIMEDOUT;
+}
+
+static void echo_small(SOCKET s, unsigned seed, const char *who)
+{
+    unsigned char sent[SMALL], back[SMALL];
+    tk_fill_pattern(sent, SMALL, seed);
+    if (!net_send_all(s, sent, SMALL) || !net_recv_all(s, back, SMALL) ||
+        memcmp(back, sent, SMALL) != 0)
+        fail_msg("expected %s's %d bytes echoed byte for byte; they were not", who, SMALL);
+}
+
+static void set_plan(const char *plan)
+{
+    char why[200] = "";
+    if (!fault_plan_set(plan, why, sizeof why))
+        fail_msg("the checker's own fault plan was refused: %s (%s)", plan, why);
+}
+
+/* Victims, each its own connection (@M, in the order of their first receive): the second
+ * receive packet of each is rewritten to an error or an orderly end, drawn from both kinds,
+ * while other clients are served and their packets share the victims' batches. The server
+ * must end each victim's connection, serve the others byte for byte, and count aborted
+ * exactly the packets whose own error says so: the byte count (0 in every one of them) says
+ * nothing about it. */
+static void each_failed_packet_keeps_its_own_error_while_serving(void **state)
+{
+    (void)state;
+    int batch = ck_random(2, 16), victims = ck_random(4, MAX_VICTIMS);
+    int others = ck_random(10, 30);
+    const packet_end *ends[MAX_VICTIMS];
+    ends[0] = &aborted_ends[ck_random(0, 2)];
+    ends[1] = &other_ends[ck_random(0, 2)];
+    ends[2] = &other_ends[3]; /* an orderly end */
+    for (int i = 3; i < victims; i++) {
+        int pick = ck_random(0, 6);
+        ends[i] = pick < 3 ? &aborted_ends[pick] : &other_ends[pick - 3];
+    }
+    for (int i = victims - 1; i > 0; i--) { /* in an order drawn from the seed */
+        int j = ck_random(0, i);
+        const packet_end *swap = ends[i];
+        ends[i] = ends[j];
+        ends[j] = swap;
+    }
+    char plan[512] = "", described[512] = "";
+    long expected_aborted = 0;
+    for (int i = 0; i < victims; i++) {
+        char rule[80];
+        snprintf(rule, sizeof rule, "%sreceive-done@%d#2=%s", i > 0 ? "," : "", i + 1,
+                 ends[i]->outcome);
+        strcat(plan, rule);
+        snprintf(rule, sizeof rule, "%s%s", i > 0 ? ", " : "", ends[i]->outcome);
+        strcat(described, rule);
+        expected_aborted += ends[i]->aborted;
+    }
+    print_message("batch %d, one worker: %d victims (%s), %d clients served beside them\n",
+                  batch, victims, plan, others);
+
+    server *srv = start(1, batch);
+    set_plan(plan);
+    SOCKET victim[MAX_VICTIMS], other[MAX_CLIENTS];
+    for (int i = 0; i < victims; i++) {
+        victim[i] = net_connect_loopback(server_port(srv));
+        assert_true(victim[i] != INVALID_SOCKET);
+        assert_true(net_set_recv_timeout(victim[i], TK_PROMPT_MS));
+        long receives = i + 1; /* its first receive is posted: it is connection i + 1 */
+        if (!tk_wait_until(receives_reached, &receives, TK_PROMPT_MS))
+            fail_msg("expected the server to post a receive for client %d within %d ms; "
+                     "%ld receives were posted",
+                     i + 1, TK_PROMPT_MS, fault_plan_calls("receive"));
+    }
+    for (int i = 0; i < others; i++) {
+        other[i] = net_connect_loopback(server_port(srv));
+        assert_true(other[i] != INVALID_SOCKET);
+        assert_true(net_set_recv_timeout(other[i], TK_PROMPT_MS));
+    }
+    for (int i = 0; i < victims; i++)
+        echo_small(victim[i], (unsigned)i, "a client before its failed receive");
+
+    /* The victims' second receives and the other clients' bytes, all at once. */
+    static unsigned char sent[MESSAGE], back[MESSAGE];
+    for (int i = 0; i < victims; i++) {
+        tk_fill_pattern(sent, SMALL, 1000u + (unsigned)i);
+        send(victim[i], (const char *)sent, SMALL, 0); /* may fail: the server may close */
+    }
+    for (int i = 0; i < others; i++) {
+        tk_fill_pattern(sent, MESSAGE, 2000u + (unsigned)i);
+        assert_true(net_send_all(other[i], sent, MESSAGE));
+    }
+    for (int i = 0; i < others; i++) {
+        tk_fill_pattern(sent, MESSAGE, 2000u + (unsigned)i);
+        if (!net_recv_all(other[i], back, MESSAGE) || memcmp(back, sent, MESSAGE) != 0)
+            fail_msg("expected client %d's %d bytes echoed byte for byte while %d other "
+                     "connections failed (batch %d); they were not",
+                     i, MESSAGE, victims, batch);
+    }
+    for (int i = 0; i < victims; i++) {
+        if (!ends_without_timeout(victim[i]))
+            fail_msg("expected the server to close the connection whose second receive "
+                     "packet said %s (batch %d); it was still open after %d ms",
+                     ends[i]->outcome, batch, TK_PROMPT_MS);
+        closesocket(victim[i]);
+    }
+    served_counts ended = {srv, 0, victims};
+    if (!tk_wait_until(closed_reached, &ended, TK_PROMPT_MS))
+        fail_msg("expected the server to have closed the %d connections whose receives "
+                 "failed or ended within %d ms",
+                 victims, TK_PROMPT_MS);
+    /* The other clients end too, in order, while the server still serves. */
+    for (int i = 0; i < others; i++)
+        closesocket(other[i]);
+    ended.closed = victims + others;
+    if (!tk_wait_until(closed_reached, &ended, TK_PROMPT_MS))
+        fail_msg("expected the server to close the %d connections whose clients closed "
+                 "theirs within %d ms",
+                 others, TK_PROMPT_MS);
+    server_counters before_stop;
+    server_read_counters(srv, &before_stop);
+    long fired = fault_plan_fired("receive-done");
+    set_plan(NULL);
+    stop_within_bound(srv, "after failed operations");
+    print_message("measured: batch %d: %ld of %d rewritten packets handed out; %ld "
+                  "operations counted aborted while serving (%s, then %d orderly ends)\n",
+                  batch, fired, victims, before_stop.aborted, described, others);
+    if (fired != victims)
+        fail_msg("expected the fault plan to rewrite %d receive packets (one per victim); it "
+                 "rewrote %ld",
+                 victims, fired);
+    if (before_stop.aborted != expected_aborted)
+        fail_msg("expected %ld operations counted aborted before server_stop: the victims' "
+                 "packets said %s, then %d clients closed theirs in order, and was_aborted "
+                 "counts only 995, 1236 and 676 while the server is not stopping; the server "
+                 "counted %ld (batch %d). Every one of those packets had 0 bytes: rule: each "
+                 "packet's error comes from its own OVERLAPPED, not from its byte count.",
+                 expected_aborted, described, others, before_stop.aborted, batch);
+}
+
 static void every_worker_gets_its_quit_packet(void **state)
 {
     (void)state;
@@ -337,6 +533,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(each_call_takes_up_to_the_batch_and_the_counters_agree),
         cmocka_unit_test(each_packet_of_a_batch_keeps_its_own_error),
+        cmocka_unit_test(each_failed_packet_keeps_its_own_error_while_serving),
         cmocka_unit_test(every_worker_gets_its_quit_packet),
         cmocka_unit_test(without_a_batch_the_workers_take_one_packet_per_call),
         cmocka_unit_test(the_program_takes_batch_from_1_to_64),
