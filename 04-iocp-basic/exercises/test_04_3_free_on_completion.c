@@ -5,10 +5,12 @@
  * - The reader's allocator never really frees during a test: a freed block is filled with a
  *   pattern and kept aside ("quarantined"), so a packet that still points into it is caught
  *   before any code touches it, and a later write into it shows in the pattern.
- * - The checker plays the fastest worker the scheduler allows. It watches closesocket
- *   (tutorial/import_hook.h): the moment the reader's socket is closed, another thread
- *   dequeues the packet that the close (or the cancel before it) produced and hands it to
- *   reader_on_packet, and only then does closesocket return to reader_stop.
+ * - The checker plays the fastest worker the scheduler allows. It watches CancelIoEx and
+ *   closesocket (tutorial/import_hook.h): the moment reader_stop cancels the reader's
+ *   receive or closes its socket, whichever comes first, another thread dequeues the packet
+ *   that ended the receive and hands it to reader_on_packet, and only then does the call
+ *   return to reader_stop. Whatever reader_stop writes into the reader after that shows in
+ *   the quarantine's pattern.
  * - Where Wine answers CancelIoEx differently from Windows (an operation that has already
  *   finished: Wine 8 returns TRUE, Windows fails with ERROR_NOT_FOUND, as Microsoft's
  *   CancelIoEx page says), the checker gives the code Windows' answer. */
@@ -136,11 +138,22 @@ static DWORD WINAPI run_fast_worker(void *unused)
     return 0;
 }
 
+/* Where the fast worker was let go during the test, for the messages (NULL: no fast
+ * worker; the last packet was handled on the test's thread after reader_stop returned). */
+static const char *released_in;
+
+static const char *what_ran_first(void)
+{
+    return released_in != NULL ? released_in
+                               : "its last packet handled after reader_stop had returned";
+}
+
 /* Lets the fast worker go (once) and waits until it has handled its packet. */
-static void release_fast_worker(void)
+static void release_fast_worker(const char *where)
 {
     if (worker.go == NULL || InterlockedExchange(&worker.released, 1) != 0)
         return;
+    released_in = where;
     SetEvent(worker.go);
     WaitForSingleObject(worker.done, TK_PROMPT_MS + 1000);
 }
@@ -153,7 +166,8 @@ static int WSAAPI watching_closesocket(SOCKET s)
     int result = real_closesocket(s);
     int error = WSAGetLastError();
     if (GetCurrentThreadId() == test_thread)
-        release_fast_worker(); /* the worst case: the packet is handled before we return */
+        release_fast_worker("its last packet handled by another thread inside closesocket, "
+                            "before closesocket returned to reader_stop");
     WSASetLastError(error);
     return result;
 }
@@ -168,10 +182,17 @@ static BOOL WINAPI windows_cancel_io_ex(HANDLE handle, LPOVERLAPPED overlapped)
         target = (const OVERLAPPED *)blocks[0].start;
     bool finished = target != NULL && HasOverlappedIoCompleted(target);
     BOOL result = real_cancel_io_ex(handle, overlapped);
+    DWORD error = GetLastError();
+    /* The worst case: the receive has ended (cancelled, or finished before), and a worker
+     * handles its packet before CancelIoEx has returned to reader_stop. */
+    if (GetCurrentThreadId() == test_thread)
+        release_fast_worker("its last packet handled by another thread inside CancelIoEx, "
+                            "before CancelIoEx returned to reader_stop");
     if (finished) { /* Windows: nothing outstanding to cancel */
         SetLastError(ERROR_NOT_FOUND);
         return FALSE;
     }
+    SetLastError(error);
     return result;
 }
 
@@ -207,6 +228,7 @@ static fixture set_up(void)
     closes = 0;
     watched = f.server;
     test_thread = GetCurrentThreadId();
+    released_in = NULL;
     return f;
 }
 
@@ -226,7 +248,8 @@ static void stop_fast_worker(void)
 {
     if (worker.thread == NULL)
         return;
-    release_fast_worker();
+    release_fast_worker("its last packet handled by another thread after reader_stop "
+                        "returned");
     WaitForSingleObject(worker.thread, TK_PROMPT_MS);
     CloseHandle(worker.thread);
     CloseHandle(worker.go);
@@ -275,22 +298,22 @@ static void expect_ended_cleanly(const char *when)
     assert_int_equal(block_count, 1);
     if (blocks[0].frees != 1)
         fail_msg("expected the reader's memory freed exactly once %s; it was freed %ld "
-                 "times. Rule: whoever handles the reader's last packet frees it, once.",
-                 when, (long)blocks[0].frees);
+                 "times (%s). Rule: whoever handles the reader's last packet frees it, once.",
+                 when, (long)blocks[0].frees, what_ran_first());
     long offset = written_after_free(&blocks[0]);
     if (offset >= 0)
         fail_msg("something wrote into the reader's memory after it was freed (byte %ld of "
-                 "the reader). A worker on another thread may handle the packet of the "
+                 "the reader, %s). A worker on another thread may handle the packet of the "
                  "cancelled receive, and free the reader, the moment the cancel or the close "
                  "takes effect: rule: after that moment, reader_stop must not touch the "
                  "reader.",
-                 offset);
+                 offset, what_ran_first());
     if (closes != 1)
         fail_msg("expected the reader's socket closed exactly once %s; closesocket was "
                  "called on it %ld times. A second close of the same handle value can close "
                  "a socket that someone else has opened meanwhile: rule: exactly one party "
-                 "closes the socket.",
-                 when, (long)closes);
+                 "closes the socket (%s).",
+                 when, (long)closes, what_ran_first());
 }
 
 /* `rounds` times: the client sends a few bytes, their packet is handled on this thread,
@@ -335,7 +358,8 @@ static void stop_and_handle_the_last_packet(fixture *f, reader *r, handling when
                      TK_PROMPT_MS);
         return;
     }
-    release_fast_worker(); /* in case reader_stop closed nothing itself */
+    release_fast_worker("its last packet handled by another thread after reader_stop "
+                        "returned"); /* in case reader_stop cancelled and closed nothing */
     if (worker.into_freed)
         fail_msg("the packet of the %s receive arrived for a reader whose memory had ALREADY "
                  "been freed. Rule: a context is freed only when the packet of its last "
