@@ -339,6 +339,19 @@ static void trickle_of_clients(server *srv, int clients, int accepts)
 
 typedef enum { BURST, TRICKLE } arrival;
 
+/* Every accept that has come back has been posted again once the workers are done with
+ * their clients, unless a worker is still on its way there: waits until the count of
+ * waiting accepts stops moving (the same count five looks in a row, 20 ms apart). */
+static void wait_until_waiting_settles(void)
+{
+    int last = -1;
+    for (int still = 0; still < 5; Sleep(20)) {
+        int now = waiting_now();
+        still = now == last ? still + 1 : 0;
+        last = now;
+    }
+}
+
 static outcome run_with(int threads, int accepts, int max_accepts, int clients, arrival how)
 {
     reset_seen(HOLD_MS);
@@ -354,14 +367,7 @@ static outcome run_with(int threads, int accepts, int max_accepts, int clients, 
     if (!tk_wait_until(all_closed, srv, QUIET_MS))
         fail_msg("expected the server to close every connection within %d ms of its client "
                  "leaving", QUIET_MS);
-    /* Every accept that has come back has been posted again by now, unless a worker is still
-     * on its way there: wait until the count of waiting accepts stops moving. */
-    int last = -1;
-    for (int still = 0; still < 5; Sleep(20)) {
-        int now = waiting_now();
-        still = now == last ? still + 1 : 0;
-        last = now;
-    }
+    wait_until_waiting_settles();
     outcome o = {waiting_now(), 0, 0, 0};
     AcquireSRWLockShared(&seen.lock);
     o.contexts = seen.context_count;
@@ -514,12 +520,7 @@ static void two_workers_growing_at_once_never_pass_the_maximum(void **state)
     if (!tk_wait_until(all_closed, srv, QUIET_MS))
         fail_msg("expected the server to close every connection within %d ms of its client "
                  "leaving", QUIET_MS);
-    int last = -1;
-    for (int still = 0; still < 5; Sleep(20)) {
-        int now = waiting_now();
-        still = now == last ? still + 1 : 0;
-        last = now;
-    }
+    wait_until_waiting_settles();
     AcquireSRWLockShared(&seen.lock);
     int contexts = seen.context_count, most_new = most_new_per_accept;
     ReleaseSRWLockShared(&seen.lock);

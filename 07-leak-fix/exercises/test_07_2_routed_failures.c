@@ -61,20 +61,32 @@ static void on_packet(io_context *context, BOOL ok, DWORD bytes, outcome *o)
     async_socket_release(s);
 }
 
+/* One packet off test_port, as GetQueuedCompletionStatus gives it: overlapped is NULL when
+ * none came within timeout_ms. */
+typedef struct packet {
+    BOOL ok;
+    DWORD bytes, error;
+    ULONG_PTR key;
+    OVERLAPPED *overlapped;
+} packet;
+
+static packet take_packet(DWORD timeout_ms)
+{
+    packet p = {FALSE, 0, 0, 0, NULL};
+    SetLastError(0);
+    p.ok = GetQueuedCompletionStatus(test_port, &p.bytes, &p.key, &p.overlapped, timeout_ms);
+    p.error = GetLastError();
+    return p;
+}
+
 /* Dequeues packets for the operations in outcomes[0..count): each must come once within
  * TK_PROMPT_MS with its socket's key, and nothing more may come within QUIET_MS after. */
 static void handle_packets(outcome *outcomes, int count, const char *what)
 {
     int handled = 0;
     for (;;) {
-        DWORD bytes = 0;
-        ULONG_PTR key = 0;
-        OVERLAPPED *overlapped = NULL;
-        SetLastError(0);
-        BOOL ok = GetQueuedCompletionStatus(test_port, &bytes, &key, &overlapped,
-                                            handled < count ? TK_PROMPT_MS : QUIET_MS);
-        DWORD error = GetLastError();
-        if (overlapped == NULL) {
+        packet p = take_packet(handled < count ? TK_PROMPT_MS : QUIET_MS);
+        if (p.overlapped == NULL) {
             if (handled < count)
                 fail_msg("expected %d completion packet(s), one per operation (%s); %d "
                          "came within %d ms. An operation that fails at once gets no packet "
@@ -84,7 +96,7 @@ static void handle_packets(outcome *outcomes, int count, const char *what)
         }
         outcome *o = NULL;
         for (int i = 0; i < count; i++)
-            if (outcomes[i].overlapped == overlapped)
+            if (outcomes[i].overlapped == p.overlapped)
                 o = &outcomes[i];
         if (o == NULL)
             fail_msg("expected packets only for the %s; one came for an OVERLAPPED the checker "
@@ -92,13 +104,13 @@ static void handle_packets(outcome *outcomes, int count, const char *what)
         if (++o->packets > 1)
             fail_msg("expected exactly one completion packet per operation (%s); a second "
                      "one came for the same operation: it completes twice", what);
-        if (key != o->key)
+        if (p.key != o->key)
             fail_msg("expected the packet of %s to carry its socket's completion key (%lu, "
                      "the one the socket was associated with); it carried %lu. A handler "
                      "that finds its connection by the key would look up the wrong one",
-                     what, (unsigned long)o->key, (unsigned long)key);
-        SetLastError(error);
-        on_packet((io_context *)overlapped, ok, bytes, o);
+                     what, (unsigned long)o->key, (unsigned long)p.key);
+        SetLastError(p.error);
+        on_packet((io_context *)p.overlapped, p.ok, p.bytes, o);
         handled++;
     }
 }
@@ -377,27 +389,21 @@ static DWORD WINAPI worker(void *argument)
     worker_log *log = argument;
     outcome *o = log->outcome;
     for (;;) {
-        DWORD bytes = 0;
-        ULONG_PTR key = 0;
-        OVERLAPPED *overlapped = NULL;
-        SetLastError(0);
-        BOOL ok = GetQueuedCompletionStatus(test_port, &bytes, &key, &overlapped,
-                                            EARLY_HANDLE_MS + QUIET_MS);
-        DWORD error = GetLastError();
-        if (overlapped == NULL)
+        packet p = take_packet(EARLY_HANDLE_MS + QUIET_MS);
+        if (p.overlapped == NULL)
             return 0;
-        if (overlapped != o->overlapped) {
+        if (p.overlapped != o->overlapped) {
             log->strangers++;
             continue;
         }
         if (++o->packets > 1)
             continue; /* counted, not handled: the context may be gone */
-        if (key != o->key) {
+        if (p.key != o->key) {
             log->wrong_keys++;
-            log->wrong_key = key;
+            log->wrong_key = p.key;
         }
-        SetLastError(error);
-        on_packet((io_context *)overlapped, ok, bytes, o);
+        SetLastError(p.error);
+        on_packet((io_context *)p.overlapped, p.ok, p.bytes, o);
         SetEvent(early.handled);
     }
 }
