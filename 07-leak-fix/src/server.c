@@ -660,6 +660,7 @@ static void close_everything(server *srv)
     free(all);
 }
 
+/* snippet:begin drain_completions */
 /* Waits, bounded, until every operation the kernel accepted has delivered its completion:
  * only then may the workers stop. Operations that failed at once were never counted. */
 static void drain_completions(server *srv)
@@ -669,6 +670,7 @@ static void drain_completions(server *srv)
            GetTickCount64() < deadline)
         Sleep(10);
 }
+/* snippet:end drain_completions */
 
 /* One quit packet for a worker (a packet with no OVERLAPPED). A worker whose packet is
  * missing would wait on the port for ever, and server_stop with it, so a post that fails
