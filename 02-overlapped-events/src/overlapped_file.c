@@ -79,6 +79,7 @@ static int clamp_in_flight(int in_flight)
     return in_flight > FILE_MAX_READS_IN_FLIGHT ? FILE_MAX_READS_IN_FLIGHT : in_flight;
 }
 
+/* snippet:begin read_whole */
 bool file_read_whole(HANDLE file, unsigned char *buffer, size_t size, DWORD chunk,
                      int in_flight)
 {
@@ -96,7 +97,6 @@ bool file_read_whole(HANDLE file, unsigned char *buffer, size_t size, DWORD chun
         ok = start_read(file, &slots[i], buffer, size, &next_offset, chunk);
         busy += ok;
     }
-    /* snippet:begin read_whole */
     while (ok && busy > 0) {
         /* Which read finished? The index of the signalled event: events[i] is slots[i]'s. */
         DWORD which = WaitForMultipleObjects((DWORD)count, events, FALSE, INFINITE);
@@ -115,7 +115,6 @@ bool file_read_whole(HANDLE file, unsigned char *buffer, size_t size, DWORD chun
             busy += ok;
         }
     }
-    /* snippet:end read_whole */
     DWORD error = GetLastError();
     drain(file, slots, count);
     for (int i = 0; i < count; i++) {
@@ -125,3 +124,4 @@ bool file_read_whole(HANDLE file, unsigned char *buffer, size_t size, DWORD chun
     SetLastError(error);
     return ok && busy == 0;
 }
+/* snippet:end read_whole */
