@@ -108,6 +108,13 @@ static bool readable_within(SOCKET s, DWORD timeout_ms)
     return select(0, &readable, NULL, NULL, &timeout) == 1;
 }
 
+/* Said with every close that came before the limit: the mistake a Linux programmer makes
+ * first here. */
+static const char unit_hint[] =
+    ". If SO_RCVTIMEO sets your limit, check its unit: on Windows it takes a DWORD of "
+    "milliseconds, not a struct timeval, and a timeval of N seconds there reads as N "
+    "milliseconds";
+
 /* Waits for the server to close a client that has been silent since `since`, with a limit
  * of `seconds`, and *beside started with it; fails unless the close comes close to the
  * limit. Returns the silence, in ms. */
@@ -146,9 +153,9 @@ static ULONGLONG expect_closed_after_the_limit(SOCKET s, ULONGLONG since, int se
                  got, WSAGetLastError());
     if (silence + EARLY_MS < limit_ms)
         fail_msg("expected the server to wait for the limit it was given (%d s) before "
-                 "closing a silent client; it closed it after %llu ms. The limit is "
-                 "server_config's idle_seconds, whatever its value",
-                 seconds, (unsigned long long)silence);
+                 "closing a silent client; it had closed it within %llu ms. The limit is "
+                 "server_config's idle_seconds, whatever its value%s",
+                 seconds, (unsigned long long)silence, unit_hint);
     return silence;
 }
 
@@ -256,9 +263,12 @@ static void a_client_that_keeps_talking_stays_past_the_idle_limit(void **state)
         if (!net_send_all(talker, &byte, 1) || recv(talker, &echo, 1, 0) != 1 || echo != byte)
             fail_msg("expected the server to keep a client that never stays silent for its "
                      "limit of 1 s (it sends a byte every 250 to 550 ms); it stopped echoing "
-                     "after %d ms. The clock must start again with every receive, not run "
-                     "from the client's arrival",
-                     talked_ms);
+                     "after %d ms, at byte %d. The limit is on silence: every byte the client "
+                     "sends starts it again%s%s",
+                     talked_ms, i + 1,
+                     i == 0 ? " (that byte ended the client's first silence, shorter than the "
+                              "limit)" : "",
+                     i == 0 ? unit_hint : "");
     }
     closesocket(talker);
 }
