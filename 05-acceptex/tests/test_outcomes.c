@@ -155,7 +155,7 @@ static void set_plan(const char *plan)
 {
     char why[160] = "";
     if (!fault_plan_set(plan, why, sizeof why))
-        fail_msg("not a plan: %s (%s)", plan, why);
+        fail_msg("not a plan: %s (%s)", plan != NULL ? plan : "(none)", why);
 }
 
 static server *start(int accepts)

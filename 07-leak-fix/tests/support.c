@@ -35,7 +35,7 @@ void set_plan(const char *plan)
 {
     char why[200] = "";
     if (!fault_plan_set(plan, why, sizeof why))
-        fail_msg("not a plan: %s (%s)", plan, why);
+        fail_msg("not a plan: %s (%s)", plan != NULL ? plan : "(none)", why);
 }
 
 int test_port_and_winsock_down(void **state)

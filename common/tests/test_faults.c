@@ -22,7 +22,7 @@ static void set(const char *plan)
 {
     char why[200] = "";
     if (!fault_plan_set(plan, why, sizeof why))
-        fail_msg("not a plan: %s (%s)", plan, why);
+        fail_msg("not a plan: %s (%s)", plan != NULL ? plan : "(none)", why);
 }
 
 /* A connection whose server side is tied to a fresh completion port. */
