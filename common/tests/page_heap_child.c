@@ -40,6 +40,13 @@ static char *stale_bytes(char *p)
     return hidden;
 }
 
+/* A write the compiler must make: a store past a block's end is undefined behaviour, and
+ * an optimiser (gcc -O3) may drop a plain one. */
+static void touch(char *where)
+{
+    *(volatile char *)where = 'x';
+}
+
 static DWORD WINAPI touch_later(void *argument)
 {
     victim *v = argument;
@@ -148,17 +155,17 @@ int main(int argc, char **argv)
         free(v);
         printf("%ld\n", kept->counter); /* a read of freed memory */
     } else if (strcmp(what, "overrun") == 0) {
-        char *bytes = malloc(16);
-        bytes[16] = 'x'; /* one past the end */
+        char *bytes = stale_bytes(malloc(16));
+        touch(&bytes[16]); /* one past the end */
     } else if (strcmp(what, "receive-buffer-overrun") == 0) {
         char *bytes = stale_bytes(malloc(65540)); /* 4 + 64 KiB: steps 06-07's buffer */
-        bytes[65540] = 'x'; /* one past the end of a size that is no multiple of 16 */
+        touch(&bytes[65540]); /* one past the end of a size that is no multiple of 16 */
     } else if (strcmp(what, "underrun") == 0) {
         char *bytes = stale_bytes(malloc(16)); /* TUTORIAL_PAGE_HEAP=underrun */
-        bytes[-1] = 'x'; /* one before the start */
+        touch(&bytes[-1]); /* one before the start */
     } else if (strcmp(what, "align16") == 0) {
         char *bytes = stale_bytes(malloc(10)); /* TUTORIAL_PAGE_HEAP=align16 */
-        bytes[15] = 'x'; /* in the padding: this layout does not see it */
+        touch(&bytes[15]); /* in the padding: this layout does not see it */
         printf("aligned %d\n", (int)((uintptr_t)bytes % 16 == 0));
         return (uintptr_t)bytes % 16 == 0 ? 0 : 1;
     } else if (strcmp(what, "freed-buffer-to-wsarecv") == 0) {
