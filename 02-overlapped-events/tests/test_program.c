@@ -5,16 +5,23 @@
 #include "client.h"
 #include "tutorial/testkit.h"
 
+/* Each of the count argument lines makes program exit with status 2 and print usage. */
+static void expect_usage_errors(const char *program, const char *const *bad, size_t count,
+                                const char *usage)
+{
+    for (size_t i = 0; i < count; i++) {
+        tk_process *p = tk_spawn(program, bad[i]);
+        assert_int_equal(tk_wait_exit(p, 20000), 2);
+        assert_non_null(strstr(tk_stderr(p), usage));
+        tk_process_free(p);
+    }
+}
+
 static void a_bad_flag_or_value_exits_with_status_2_and_usage(void **state)
 {
     (void)state;
-    const char *bad[] = {"--bogus", "--max-clients 63", "--port"};
-    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        tk_process *p = tk_spawn("step02-server", bad[i]);
-        assert_int_equal(tk_wait_exit(p, 20000), 2);
-        assert_non_null(strstr(tk_stderr(p), "usage: step02-server"));
-        tk_process_free(p);
-    }
+    static const char *const bad[] = {"--bogus", "--max-clients 63", "--port"};
+    expect_usage_errors("step02-server", bad, sizeof bad / sizeof bad[0], "usage: step02-server");
 }
 
 static void it_echoes_then_stops_by_itself_after_seconds(void **state)
@@ -81,13 +88,9 @@ static void read_once_reads_0_bytes_from_an_empty_file(void **state)
 static void read_once_without_a_file_exits_with_status_2_and_usage(void **state)
 {
     (void)state;
-    const char *bad[] = {"", "--bogus", "a b"};
-    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        tk_process *p = tk_spawn("step02-read-once", bad[i]);
-        assert_int_equal(tk_wait_exit(p, 20000), 2);
-        assert_non_null(strstr(tk_stderr(p), "usage: step02-read-once FILE"));
-        tk_process_free(p);
-    }
+    static const char *const bad[] = {"", "--bogus", "a b"};
+    expect_usage_errors("step02-read-once", bad, sizeof bad / sizeof bad[0],
+                        "usage: step02-read-once FILE");
 }
 
 int main(void)

@@ -468,7 +468,7 @@ static void each_failed_packet_keeps_its_own_error_while_serving(void **state)
                  "packets said %s, then %d clients closed theirs in order, and was_aborted "
                  "counts only 995 and 1236 of those while the server is not stopping; the server "
                  "counted %ld (batch %d). Every one of those packets had 0 bytes, so only its "
-                 "own error tells them apart: rule: each packet's error comes from its own "
+                 "own error tells them apart. Rule: each packet's error comes from its own "
                  "OVERLAPPED, the error GetQueuedCompletionStatus would have given.",
                  expected_aborted, described, others, before_stop.aborted, batch);
 }

@@ -341,11 +341,13 @@ typedef enum { BURST, TRICKLE } arrival;
 
 /* Every accept that has come back has been posted again once the workers are done with
  * their clients, unless a worker is still on its way there: waits until the count of
- * waiting accepts stops moving (the same count five looks in a row, 20 ms apart). */
+ * waiting accepts stops moving (the same count five looks in a row, 20 ms apart), for at
+ * most QUIET_MS; the checks that follow judge the count it ends with. */
 static void wait_until_waiting_settles(void)
 {
+    ULONGLONG deadline = GetTickCount64() + QUIET_MS;
     int last = -1;
-    for (int still = 0; still < 5; Sleep(20)) {
+    for (int still = 0; still < 5 && GetTickCount64() < deadline; Sleep(20)) {
         int now = waiting_now();
         still = now == last ? still + 1 : 0;
         last = now;

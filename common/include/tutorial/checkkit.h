@@ -83,7 +83,7 @@ int ck_thread_waits_on(DWORD thread, HANDLE *handles, int max, DWORD *timeout_ms
 
 /* The same for the thread's latest wait, whether it still waits or has woken since (a
  * thread that looks around every 100 ms is caught between two waits as often as not);
- * -1 when it has never waited. */
+ * -1 when none of its waits has been seen, 0 when the only ones were on no handle. */
 int ck_thread_last_wait(DWORD thread, HANDLE *handles, int max, DWORD *timeout_ms);
 
 /* What some threads did over a quiet interval, while the calling thread slept. The counts
