@@ -62,6 +62,10 @@ expect_output '^No more hints' "it says when there are no more stages"
 
 expect 0 "next" ./tutorial next
 expect_output '^read: docs/01-one\.md:3' "next names the chapter's section"
+expect 2 "next with a flag it does not know is refused" ./tutorial next --later
+expect 0 "next --skip" ./tutorial next --skip
+expect_output '^skipped 01\.1' "it says which exercise it put off"
+expect_output 'you skipped it earlier' "with nothing else left, next offers the skipped one again"
 
 mkdir -p build/exercises-passed && touch build/exercises-passed/01.1
 expect 0 "exercises" ./tutorial exercises
@@ -76,6 +80,12 @@ mkdir -p 08-eight/exercises
 printf '08.1\tfind the bug\tA later step\t08-eight/exercises/bug.c\n' >08-eight/exercises/exercises.tsv
 expect 0 "exercises, with a step 08" ./tutorial exercises
 expect_output '^·  08\.1' "step 08's exercises are listed"
+rm .progress/01.1.done
+expect 0 "next, with 01.1 skipped and 08.1 not done" ./tutorial next
+expect_output '^next: 08\.1' "a skipped exercise comes after those not skipped"
+expect 0 "exercises, with 01.1 skipped" ./tutorial exercises
+expect_output '^»  01\.1' "a skipped exercise is marked"
+touch .progress/01.1.done
 expect 1 "hint of an exercise without hints says so" ./tutorial hint 08.1
 rm -rf 08-eight
 
