@@ -136,12 +136,14 @@ static void refuse(server *srv, SOCKET s)
 
 /* A socket accept() returns inherits the listener's WSAEventSelect and its non-blocking
  * mode; the client's own operations need neither. */
+/* snippet:begin make_plain */
 static void make_plain(SOCKET s)
 {
     u_long blocking = 0;
-    WSAEventSelect(s, NULL, 0);
-    ioctlsocket(s, FIONBIO, &blocking);
+    WSAEventSelect(s, NULL, 0);          /* first: no event selection any more */
+    ioctlsocket(s, FIONBIO, &blocking); /* then: blocking again, as its calls expect */
 }
+/* snippet:end make_plain */
 
 static void accept_clients(server *srv)
 {
