@@ -10,9 +10,12 @@ if(MSVC)
   target_compile_definitions(tutorial_warnings INTERFACE
     _CRT_SECURE_NO_WARNINGS WIN32_LEAN_AND_MEAN)
 else()
+  # C++ (step 07's sketch) gets the same, with -Wmissing-declarations for C's
+  # -Wmissing-prototypes, and without -Wstrict-prototypes, which C++ does not need.
   target_compile_options(tutorial_warnings INTERFACE
-    -Wall -Wextra -Wpedantic -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
-    -Wno-missing-field-initializers)
+    -Wall -Wextra -Wpedantic -Werror -Wshadow -Wno-missing-field-initializers
+    $<$<COMPILE_LANGUAGE:C>:-Wstrict-prototypes -Wmissing-prototypes>
+    $<$<COMPILE_LANGUAGE:CXX>:-Wmissing-declarations>)
   target_compile_definitions(tutorial_warnings INTERFACE WIN32_LEAN_AND_MEAN)
 endif()
 # Windows 8 API level: CancelIoEx, GetQueuedCompletionStatusEx, SetFileCompletionNotificationModes.

@@ -86,6 +86,10 @@ endif()
 
 set(CMAKE_C_COMPILER "${sdk}/bin/clang-cl")
 set(CMAKE_C_COMPILER_TARGET x86_64-pc-windows-msvc)
+# C++ (step 07's sketch, 07-leak-fix/cpp): the same clang-cl. It uses no C++ library header,
+# which Wine's SDK does not have.
+set(CMAKE_CXX_COMPILER "${sdk}/bin/clang-cl")
+set(CMAKE_CXX_COMPILER_TARGET x86_64-pc-windows-msvc)
 set(CMAKE_LINKER "${tutorial_lld_link}")
 set(CMAKE_AR "${tutorial_llvm_lib}")
 set(CMAKE_MT "${tutorial_llvm_mt}")
@@ -96,6 +100,10 @@ set(CMAKE_RC_COMPILER "${tutorial_llvm_rc}")
 # -Wno-missing-field-initializers: clang-cl's /W4 warns about `= {sizeof x}`, cl does not.
 set(CMAKE_C_FLAGS_INIT
   "-fms-compatibility-version=19.44 -imsvc ${tutorial_overlay}/include -imsvc ${tutorial_wine_headers}/msvcrt -imsvc ${tutorial_wine_headers}/windows /clang:-Wno-missing-field-initializers")
+# C++ also renames one function of Wine's winnt.h: it defines _InterlockedCompareExchange128
+# itself, a name clang reserves for its own builtin, which C accepts and C++ refuses.
+set(CMAKE_CXX_FLAGS_INIT
+  "${CMAKE_C_FLAGS_INIT} /D_InterlockedCompareExchange128=tutorial_wine_InterlockedCompareExchange128")
 set(CMAKE_EXE_LINKER_FLAGS_INIT "/LIBPATH:${sdk}/lib")
 set(CMAKE_SHARED_LINKER_FLAGS_INIT "/LIBPATH:${sdk}/lib")
 set(CMAKE_MODULE_LINKER_FLAGS_INIT "/LIBPATH:${sdk}/lib")

@@ -4,6 +4,12 @@ set(CMAKE_SYSTEM_NAME Windows)
 set(CMAKE_SYSTEM_PROCESSOR x86_64)
 set(CMAKE_C_COMPILER clang)
 set(CMAKE_C_COMPILER_TARGET x86_64-w64-mingw32)
+# C++ (step 07's sketch) uses the C++ library of mingw-w64's g++: only when it is installed.
+find_program(TUTORIAL_MINGW_CXX x86_64-w64-mingw32-g++)
+if(TUTORIAL_MINGW_CXX)
+  set(CMAKE_CXX_COMPILER clang++)
+  set(CMAKE_CXX_COMPILER_TARGET x86_64-w64-mingw32)
+endif()
 set(CMAKE_RC_COMPILER x86_64-w64-mingw32-windres)
 set(CMAKE_FIND_ROOT_PATH /usr/x86_64-w64-mingw32)
 set(CMAKE_FIND_ROOT_PATH_MODE_PROGRAM NEVER)
@@ -19,3 +25,4 @@ set(CMAKE_SHARED_LINKER_FLAGS_INIT "-L${libgcc_dir}")
 # MSVC's /W4 warns about implicit narrowing (C4244, C4267), which GCC's -Wall does not: this
 # build catches it on Linux.
 set(CMAKE_C_FLAGS_INIT "-Wconversion -Wno-sign-conversion -Wshorten-64-to-32")
+set(CMAKE_CXX_FLAGS_INIT "${CMAKE_C_FLAGS_INIT}")
