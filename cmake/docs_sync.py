@@ -32,7 +32,7 @@ import re
 import sys
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
-SOURCE_SUFFIXES = {".c", ".h", ".cmake", ".txt", ".sh"}
+SOURCE_SUFFIXES = {".c", ".h", ".cpp", ".cmake", ".txt", ".sh"}
 BEGIN = re.compile(r"snippet:begin\s+([\w.-]+)")
 END = re.compile(r"snippet:end\s+([\w.-]+)")
 DOC_MARKER = re.compile(r"^<!--\s*(snippet|diff):\s*(.+?)\s*-->\s*$")
