@@ -52,6 +52,11 @@ static const DWORD send_errors[] = {
 static const DWORD accept_errors[] = {
     WSAECONNRESET, WSAEFAULT, WSAEINPROGRESS, WSAEINVAL, WSAEMFILE, WSAENETDOWN, WSAENOBUFS,
     WSAENOTSOCK, WSAEOPNOTSUPP, WSAEWOULDBLOCK, WSANOTINITIALISED, 0};
+/* Microsoft's ConnectEx page ("Error codes"). */
+static const DWORD connect_errors[] = {
+    WSAEADDRINUSE, WSAEALREADY, WSAEADDRNOTAVAIL, WSAEAFNOSUPPORT, WSAECONNREFUSED, WSAEFAULT,
+    WSAEINVAL, WSAEISCONN, WSAENETDOWN, WSAENETUNREACH, WSAEHOSTUNREACH, WSAENOBUFS,
+    WSAENOTSOCK, WSAETIMEDOUT, WSANOTINITIALISED, 0};
 /* With an INFINITE wait, GetQueuedCompletionStatus returns no packet only when its port is
  * closed under it (Microsoft's page: ERROR_ABANDONED_WAIT_0); with a timeout, WAIT_TIMEOUT
  * too (the import layer leaves that rule alone for an INFINITE wait). */
@@ -85,6 +90,11 @@ static const op_info ops[FAULT_OP_COUNT] = {
     [FAULT_OP_PORT] = {"port", CALL_OUTCOMES, false, NULL, "CreateIoCompletionPort"},
     [FAULT_OP_ATTACH] = {"attach", CALL_OUTCOMES, false, NULL, "CreateIoCompletionPort"},
     [FAULT_OP_ALLOC] = {"alloc", CALL_OUTCOMES, false, NULL, "malloc"},
+    /* No "lost" or "early": no rule follows a connect's packet (there is no connect-done). */
+    [FAULT_OP_CONNECT] = {"connect",
+                          ALLOWS(FAULT_NOW) | ALLOWS(FAULT_PENDING) | ALLOWS(FAULT_FAIL) |
+                              ALLOWS(FAULT_DELAY),
+                          false, connect_errors, "ConnectEx"},
     [FAULT_OP_CLOSE] = {"close", 0, false, NULL, "closesocket"},
 };
 

@@ -59,6 +59,7 @@ static struct {
     wsasend_function wsasend;
     wsaioctl_function wsaioctl;
     tk_accept_ex_function accept_ex; /* what WSAIoctl handed out before the stand-in */
+    LPFN_CONNECTEX connect_ex;       /* the same, for ConnectEx                      */
     gqcs_function gqcs;
     gqcs_ex_function gqcs_ex;
     post_function post;
@@ -645,24 +646,74 @@ static BOOL PASCAL stand_in_accept_ex(SOCKET listener, SOCKET accepted, PVOID bu
                            operation_tracked(&st, overlapped, NULL)) == 0;
 }
 
-/* AcceptEx is not imported: a program asks WSAIoctl for it. */
+typedef struct connect_arguments {
+    SOCKET s;
+    const struct sockaddr *name;
+    int length;
+    PVOID data;
+    DWORD data_length;
+    LPDWORD sent;
+    LPOVERLAPPED overlapped;
+} connect_arguments;
+
+static int call_connect_ex(const void *arguments, LPWSABUF buffers, DWORD count)
+{
+    (void)buffers, (void)count;
+    const connect_arguments *a = arguments;
+    if (real.connect_ex(a->s, a->name, a->length, a->data, a->data_length, a->sent,
+                        a->overlapped))
+        return 0;
+    return SOCKET_ERROR; /* the error is the thread's */
+}
+
+/* ConnectEx: the plan may make it finish at once, pend, fail at once or wait first. Its
+ * packet is tracked (the page heap sees its OVERLAPPED in flight) but no rule changes it. */
+static BOOL PASCAL stand_in_connect_ex(SOCKET s, const struct sockaddr *name, int length,
+                                       PVOID data, DWORD data_length, LPDWORD sent,
+                                       LPOVERLAPPED overlapped)
+{
+    WSABUF space = {data != NULL ? data_length : 0, data};
+    DWORD count = data != NULL ? 1 : 0;
+    check_buffers(&space, count, overlapped, CALLER());
+    socket_state st = socket_look(s);
+    st.socket = s;
+    fault_outcome planned = planning() ? fault_plan_take_op(FAULT_OP_CONNECT, 0, 0)
+                                       : (fault_outcome){FAULT_REAL, 0};
+    connect_arguments a = {s, name, length, data, data_length, sent, overlapped};
+    operation model = {.overlapped = overlapped, .op = FAULT_OP_CONNECT, .socket = s};
+    return start_operation(planned, &model, &st, &space, count, call_connect_ex, &a,
+                           operation_tracked(&st, overlapped, NULL)) == 0;
+}
+
+/* If WSAIoctl just handed out the extension `id` (into out), hands out the stand-in
+ * instead and keeps the real function in *real_function. */
+static void replace_extension(const GUID *id, LPVOID in, DWORD in_size, LPVOID out,
+                              DWORD out_size, void *stand_in, size_t size, void *real_function)
+{
+    if (in == NULL || in_size != sizeof *id || memcmp(in, id, sizeof *id) != 0 ||
+        out == NULL || out_size < size)
+        return;
+    if (memcmp(out, stand_in, size) != 0)
+        memcpy(real_function, out, size);
+    memcpy(out, stand_in, size);
+}
+
+/* AcceptEx and ConnectEx are not imported: a program asks WSAIoctl for them. */
 static int WSAAPI stand_in_wsaioctl(SOCKET s, DWORD code, LPVOID in, DWORD in_size, LPVOID out,
                                     DWORD out_size, LPDWORD returned,
                                     LPWSAOVERLAPPED overlapped,
                                     LPWSAOVERLAPPED_COMPLETION_ROUTINE routine)
 {
     int result = real.wsaioctl(s, code, in, in_size, out, out_size, returned, overlapped, routine);
-    GUID accept_ex = WSAID_ACCEPTEX;
-    tk_accept_ex_function ours = stand_in_accept_ex;
-    if (result == 0 && code == SIO_GET_EXTENSION_FUNCTION_POINTER && in != NULL &&
-        in_size == sizeof accept_ex && memcmp(in, &accept_ex, sizeof accept_ex) == 0 &&
-        out != NULL && out_size >= sizeof ours) {
-        tk_accept_ex_function given;
-        memcpy(&given, out, sizeof given);
-        if (given != ours)
-            real.accept_ex = given;
-        memcpy(out, &ours, sizeof ours);
-    }
+    if (result != 0 || code != SIO_GET_EXTENSION_FUNCTION_POINTER)
+        return result;
+    GUID accept_ex = WSAID_ACCEPTEX, connect_ex = WSAID_CONNECTEX;
+    tk_accept_ex_function our_accept = stand_in_accept_ex;
+    LPFN_CONNECTEX our_connect = stand_in_connect_ex;
+    replace_extension(&accept_ex, in, in_size, out, out_size, &our_accept, sizeof our_accept,
+                      &real.accept_ex);
+    replace_extension(&connect_ex, in, in_size, out, out_size, &our_connect,
+                      sizeof our_connect, &real.connect_ex);
     return result;
 }
 
@@ -735,7 +786,7 @@ static bool packet_as_planned(OVERLAPPED *overlapped, DWORD *bytes, DWORD *error
         *bytes = 0;
         changed = true;
     }
-    if (!planning())
+    if (!planning() || o.op == FAULT_OP_CONNECT) /* no rule names a connect's packet */
         return changed;
     fault_outcome planned = fault_plan_take_op(packet_op(o.op), o.connection, o.on_connection);
     fault_plan_pause(planned);

@@ -103,6 +103,8 @@ static void an_outcome_windows_cannot_produce_is_refused_with_the_reason(void **
         {"close#1=fail:10038", "counted only"},
         {"alloc#1=fail:8", "NULL"},
         {"socket#1=short:5", "not an outcome"},
+        {"connect#1=lost", "not an outcome"},
+        {"connect#1=fail:WSAECONNRESET", "ConnectEx does not fail with WSAECONNRESET"},
     };
     for (size_t i = 0; i < sizeof impossible / sizeof impossible[0]; i++) {
         char why[200] = "";
@@ -111,7 +113,8 @@ static void an_outcome_windows_cannot_produce_is_refused_with_the_reason(void **
         assert_non_null(strstr(why, impossible[i].reason));
     }
     set("alloc#2=fail,dequeue#1=fail:ERROR_ABANDONED_WAIT_0,cancel#1=fail:ERROR_NOT_FOUND,"
-        "update-context#1=fail:WSAENOTCONN,socket#1=fail:WSAEMFILE,port#1=fail:8,attach#1=fail:87");
+        "update-context#1=fail:WSAENOTCONN,socket#1=fail:WSAEMFILE,port#1=fail:8,attach#1=fail:87,"
+        "connect#1=fail:WSAECONNREFUSED,connect#2=now");
     assert_int_equal(fault_plan_take("alloc").kind, FAULT_REAL);
     assert_int_equal(fault_plan_take("alloc").kind, FAULT_FAIL);
     set(NULL);

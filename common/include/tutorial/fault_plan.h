@@ -20,6 +20,7 @@
  *                port, attach                     CreateIoCompletionPort making a port,
  *                                                 and tying a handle to one
  *                alloc                            malloc, calloc and realloc
+ *                connect                          ConnectEx (now, pending, fail, delay)
  *   @M         only on the Mth connection (in the order of their first send or receive;
  *              receive, send and their -done only); the selector then counts that
  *              connection's calls
@@ -83,6 +84,7 @@ typedef enum {
     FAULT_OP_PORT,
     FAULT_OP_ATTACH,
     FAULT_OP_ALLOC,
+    FAULT_OP_CONNECT,
     FAULT_OP_CLOSE, /* closesocket: counted, no rule may name it */
     FAULT_OP_COUNT
 } fault_op;

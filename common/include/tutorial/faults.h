@@ -12,7 +12,8 @@
  *   GetQueuedCompletionStatus(Ex) hands them out), dequeue (GetQueuedCompletionStatus(Ex)
  *   itself), post (PostQueuedCompletionStatus), cancel (CancelIoEx), close (closesocket),
  *   update-context (setsockopt with SO_UPDATE_ACCEPT_CONTEXT), socket (WSASocketW), port
- *   and attach (CreateIoCompletionPort), alloc (malloc, calloc, realloc).
+ *   and attach (CreateIoCompletionPort), alloc (malloc, calloc, realloc), connect (ConnectEx,
+ *   which a program gets from WSAIoctl as it gets AcceptEx).
  * Only the program's own image is changed: calls Windows makes inside its DLLs are not.
  *
  * WINDOWS' RESETS UNDER WINE. Wine 8 answers two things about a reset connection the way
