@@ -12,7 +12,6 @@ struct connector {
     volatile LONG live_contexts;
 };
 
-/* snippet:begin connect_context */
 /* One ConnectEx or DisconnectEx in flight. The kernel holds &overlapped from the call
  * until connector_wait dequeues its packet; only then is the context freed. A call that
  * fails at once queues no packet: the context is still the caller's, to free at once. */
@@ -21,7 +20,6 @@ typedef struct connect_context {
     connector_operation operation;
     SOCKET socket;
 } connect_context;
-/* snippet:end connect_context */
 
 static connect_context *context_new(connector *c, connector_operation operation, SOCKET s)
 {
@@ -40,9 +38,7 @@ static void context_free(connector *c, connect_context *ctx)
     InterlockedDecrement(&c->live_contexts);
 }
 
-/* snippet:begin load_connect_ex */
-/* ConnectEx and DisconnectEx come from the provider behind a socket, as AcceptEx does
- * (server.c's load_extension): any TCP socket will do to ask for them. */
+/* The same as server.c's: the provider behind a socket hands out the extension. */
 static bool load_extension(SOCKET s, GUID id, void *function, size_t size)
 {
     DWORD bytes = 0;
@@ -54,6 +50,9 @@ static bool load_extension(SOCKET s, GUID id, void *function, size_t size)
     return true;
 }
 
+/* ConnectEx and DisconnectEx come from the provider behind a socket, as AcceptEx does. The
+ * pointers belong to the provider, not to the socket: a TCP/IPv4 socket made only to ask
+ * serves every TCP/IPv4 socket of the connector, and is closed once they are known. */
 static bool load_extensions(connector *c)
 {
     SOCKET probe = WSASocketW(AF_INET, SOCK_STREAM, IPPROTO_TCP, NULL, 0,
@@ -69,7 +68,6 @@ static bool load_extensions(connector *c)
     closesocket(probe);
     return loaded;
 }
-/* snippet:end load_connect_ex */
 
 connector *connector_create(void)
 {
@@ -90,7 +88,24 @@ connector *connector_create(void)
     return c;
 }
 
-/* snippet:begin new_bound_socket */
+/* snippet:begin bind_to_any_port */
+/* connect() binds an unbound socket itself; ConnectEx does not, and fails at once with
+ * WSAEINVAL on one. Any local address and port 0: the system picks both, as connect()
+ * would have. */
+static bool bind_to_any_port(SOCKET s)
+{
+    struct sockaddr_in any = {0};
+    any.sin_family = AF_INET;
+    any.sin_addr.s_addr = htonl(INADDR_ANY);
+    any.sin_port = 0;
+    if (bind(s, (struct sockaddr *)&any, sizeof any) != 0) {
+        report_error("bind", (DWORD)WSAGetLastError());
+        return false;
+    }
+    return true;
+}
+/* snippet:end bind_to_any_port */
+
 SOCKET connector_new_socket(connector *c)
 {
     SOCKET s = WSASocketW(AF_INET, SOCK_STREAM, IPPROTO_TCP, NULL, 0,
@@ -99,14 +114,7 @@ SOCKET connector_new_socket(connector *c)
         report_error("WSASocketW", (DWORD)WSAGetLastError());
         return INVALID_SOCKET;
     }
-    /* connect() binds an unbound socket itself; ConnectEx does not, and fails at once
-     * with WSAEINVAL on one. Any local address and port 0: the system picks both, as
-     * connect() would have. */
-    struct sockaddr_in any = {0};
-    any.sin_family = AF_INET;
-    any.sin_addr.s_addr = htonl(INADDR_ANY);
-    if (bind(s, (struct sockaddr *)&any, sizeof any) != 0) {
-        report_error("bind", (DWORD)WSAGetLastError());
+    if (!bind_to_any_port(s)) {
         closesocket(s);
         return INVALID_SOCKET;
     }
@@ -117,28 +125,33 @@ SOCKET connector_new_socket(connector *c)
     }
     return s;
 }
-/* snippet:end new_bound_socket */
 
 /* snippet:begin start_connect */
 /* What a BOOL-returning extension's answer means. 0: a packet will come (TRUE, done at
  * once, still queues one on a port, as ERROR_IO_PENDING does); else the error of a call
- * that failed at once and queued nothing. */
-static int packet_coming(BOOL done)
+ * that failed at once and queued nothing. Which of the two a 0 was goes to the caller's
+ * *done_at_once, never into the context: once the call has returned anything but an
+ * error, the packet may already be dequeued and the context freed, on another thread. */
+static int packet_coming(BOOL done, bool *done_at_once)
 {
+    if (done_at_once != NULL)
+        *done_at_once = done != FALSE;
     if (done)
         return 0;
     int error = WSAGetLastError();
     return error == ERROR_IO_PENDING ? 0 : error;
 }
 
-int connector_start_connect(connector *c, SOCKET s, const struct sockaddr_in *to)
+int connector_start_connect(connector *c, SOCKET s, const struct sockaddr_in *to,
+                            bool *done_at_once)
 {
     connect_context *ctx = context_new(c, CONNECTOR_CONNECT, s);
     if (ctx == NULL)
         return ERROR_NOT_ENOUGH_MEMORY;
     DWORD sent = 0; /* no data to send with the connect */
     int error = packet_coming(c->connect_ex(s, (const struct sockaddr *)to, sizeof *to, NULL,
-                                            0, &sent, &ctx->overlapped));
+                                            0, &sent, &ctx->overlapped),
+                              done_at_once);
     if (error != 0)
         context_free(c, ctx); /* failed at once: no packet will ever come for it */
     return error;
@@ -146,21 +159,21 @@ int connector_start_connect(connector *c, SOCKET s, const struct sockaddr_in *to
 /* snippet:end start_connect */
 
 /* snippet:begin start_disconnect */
-int connector_start_disconnect(connector *c, SOCKET s)
+int connector_start_disconnect(connector *c, SOCKET s, bool *done_at_once)
 {
     connect_context *ctx = context_new(c, CONNECTOR_DISCONNECT, s);
     if (ctx == NULL)
         return ERROR_NOT_ENOUGH_MEMORY;
     /* TF_REUSE_SOCKET: when the packet comes, s may go to ConnectEx (or AcceptEx) again,
      * instead of being closed and replaced by a new socket. */
-    int error = packet_coming(c->disconnect_ex(s, &ctx->overlapped, TF_REUSE_SOCKET, 0));
+    int error = packet_coming(c->disconnect_ex(s, &ctx->overlapped, TF_REUSE_SOCKET, 0),
+                              done_at_once);
     if (error != 0)
         context_free(c, ctx); /* failed at once: no packet, ours to free */
     return error;
 }
 /* snippet:end start_disconnect */
 
-/* snippet:begin update_connect_context */
 /* After a ConnectEx succeeds the socket is connected, yet until this option is set it is
  * in the default state of a connected socket: getpeername, getsockname, shutdown and the
  * options set before the connect do not work on it (Microsoft's ConnectEx page). */
@@ -170,9 +183,7 @@ static DWORD update_connect_context(SOCKET s)
         return (DWORD)WSAGetLastError();
     return 0;
 }
-/* snippet:end update_connect_context */
 
-/* snippet:begin connector_wait */
 bool connector_wait(connector *c, DWORD timeout_ms, connector_result *result)
 {
     DWORD bytes = 0;
@@ -193,7 +204,6 @@ bool connector_wait(connector *c, DWORD timeout_ms, connector_result *result)
     context_free(c, ctx); /* its packet is dequeued: the kernel is done with it */
     return true;
 }
-/* snippet:end connector_wait */
 
 bool connector_refused(DWORD error)
 {

@@ -6,7 +6,7 @@
  * completion port; every socket it makes is bound, associated with that port, and each
  * ConnectEx or DisconnectEx started on it gets its own context, which the kernel holds
  * until connector_wait dequeues its packet. The tests (tests/test_connect_ex.c) and the
- * chapter (docs/05-acceptex.md, "Connecting with ConnectEx") use it.
+ * chapter (docs/05-acceptex.md, "The client's side") use it.
  */
 #ifndef STEP05_CONNECT_EX_H
 #define STEP05_CONNECT_EX_H
@@ -37,11 +37,13 @@ SOCKET connector_new_socket(connector *c);
 
 /* Starts ConnectEx on s to `to`. Returns 0 when a packet will come for it (the call
  * pended, or finished at once: on a port, both queue one); otherwise the error of a call
- * that failed at once, after which nothing is pending and the context is already freed. */
-int connector_start_connect(connector *c, SOCKET s, const struct sockaddr_in *to);
+ * that failed at once, after which nothing is pending and the context is already freed.
+ * *done_at_once (unless NULL) says which of the two a 0 was: TRUE or ERROR_IO_PENDING. */
+int connector_start_connect(connector *c, SOCKET s, const struct sockaddr_in *to,
+                            bool *done_at_once);
 
 /* Starts DisconnectEx(TF_REUSE_SOCKET) on s, with the same return rule. */
-int connector_start_disconnect(connector *c, SOCKET s);
+int connector_start_disconnect(connector *c, SOCKET s, bool *done_at_once);
 
 /* Dequeues one packet (waiting at most timeout_ms), frees its context and fills *result.
  * A ConnectEx that succeeded has had SO_UPDATE_CONNECT_CONTEXT set; if that fails, the
