@@ -462,8 +462,9 @@ static ULONGLONG write_file(ULONGLONG size)
 {
     char folder[MAX_PATH];
     assert_true(GetTempPathA(MAX_PATH, folder) > 0);
-    snprintf(path, sizeof path, "%stutorial-03-3-%lu.bin", folder,
-             (unsigned long)GetCurrentProcessId());
+    static int files; /* a name per file: one a stuck call left open cannot get in the way */
+    snprintf(path, sizeof path, "%stutorial-03-3-%lu-%d.bin", folder,
+             (unsigned long)GetCurrentProcessId(), ++files);
     ULONGLONG sum = 0;
     for (ULONGLONG i = 0; i < size; i++) {
         contents[i] = (unsigned char)ck_random(0, 255);
@@ -504,6 +505,13 @@ static void CALLBACK leave_the_thread(ULONG_PTR unused)
     ExitThread(0);
 }
 
+/* The handles a thread that had to leave (leave_the_thread) opened and did not close. */
+static void close_what_it_left_open(void)
+{
+    for (long i = 0; i < watched.opens && i < MAX_OPENS; i++)
+        real_close_handle(watched.opened[i]);
+}
+
 static void plan(ULONGLONG size)
 {
     memset(&watched, 0, sizeof watched);
@@ -519,10 +527,9 @@ static void run_the_call(const char *what)
     assert_non_null(thread);
     ResumeThread(thread);
     bool returned = WaitForSingleObject(thread, RETURN_MS) == WAIT_OBJECT_0;
-    if (!returned) {
-        QueueUserAPC(leave_the_thread, thread, 0);
-        WaitForSingleObject(thread, TK_PROMPT_MS);
-    }
+    if (!returned && QueueUserAPC(leave_the_thread, thread, 0) &&
+        WaitForSingleObject(thread, TK_PROMPT_MS) == WAIT_OBJECT_0)
+        close_what_it_left_open();
     CloseHandle(thread);
     DeleteFileA(path);
     if (returned)
