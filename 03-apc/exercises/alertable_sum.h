@@ -1,4 +1,4 @@
-/* Exercise 03.3 (write): sum the bytes of a file with ReadFileEx, two reads at a time.
+/* Exercise 03.3 (extend): sum the bytes of a file with ReadFileEx, two reads at a time.
  *
  * The contract of sum_file_alertably, which the checker watches through the program's
  * imports (it does not read anything the function prints):
@@ -22,10 +22,12 @@
 
 #include <windows.h>
 
+/* snippet:begin sum_file_alertably */
 enum { SUM_CHUNK = 4096 };
 
 /* Adds up the bytes of the file at path (each byte as a number from 0 to 255) into *sum.
  * Returns ERROR_SUCCESS, or the first error (then *sum is not meaningful). */
 DWORD sum_file_alertably(const char *path, ULONGLONG *sum);
+/* snippet:end sum_file_alertably */
 
 #endif

@@ -1,4 +1,4 @@
-/* Checker of exercise 03.3 (write): sum_file_alertably reads with ReadFileEx, two reads in
+/* Checker of exercise 03.3 (extend): sum_file_alertably reads with ReadFileEx, two reads in
  * flight, sums in the routines, waits only alertably and with no timeout, and on a failure
  * returns the first error only once no read is in flight (alertable_sum.h).
  *
