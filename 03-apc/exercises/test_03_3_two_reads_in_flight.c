@@ -78,14 +78,46 @@ static watch watched;
 
 static bool on_caller(void)
 {
-    if (GetCurrentThreadId() == watched.caller)
-        return true;
-    return false;
+    return GetCurrentThreadId() == watched.caller;
 }
 
 static ULONGLONG offset_of(const OVERLAPPED *overlapped)
 {
     return ((ULONGLONG)overlapped->OffsetHigh << 32) | overlapped->Offset;
+}
+
+/* An error as a message names it: "ERROR_CRC (23)", or its number. */
+typedef struct error_words {
+    char text[48];
+} error_words;
+
+static error_words words_of(DWORD code)
+{
+    static const struct {
+        DWORD code;
+        const char *name;
+    } names[] = {
+        {ERROR_SUCCESS, "ERROR_SUCCESS"},
+        {ERROR_CALL_NOT_IMPLEMENTED, "ERROR_CALL_NOT_IMPLEMENTED"},
+        {ERROR_HANDLE_EOF, "ERROR_HANDLE_EOF"},
+        {ERROR_NOT_ENOUGH_MEMORY, "ERROR_NOT_ENOUGH_MEMORY"},
+        {ERROR_NO_SYSTEM_RESOURCES, "ERROR_NO_SYSTEM_RESOURCES"},
+        {ERROR_NOT_ENOUGH_QUOTA, "ERROR_NOT_ENOUGH_QUOTA"},
+        {ERROR_INVALID_USER_BUFFER, "ERROR_INVALID_USER_BUFFER"},
+        {ERROR_WORKING_SET_QUOTA, "ERROR_WORKING_SET_QUOTA"},
+        {ERROR_CRC, "ERROR_CRC"},
+        {ERROR_READ_FAULT, "ERROR_READ_FAULT"},
+        {ERROR_SECTOR_NOT_FOUND, "ERROR_SECTOR_NOT_FOUND"},
+        {ERROR_DEVICE_NOT_CONNECTED, "ERROR_DEVICE_NOT_CONNECTED"},
+        {ERROR_NOT_READY, "ERROR_NOT_READY"},
+    };
+    error_words words;
+    snprintf(words.text, sizeof words.text, "%lu", (unsigned long)code);
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (names[i].code == code)
+            snprintf(words.text, sizeof words.text, "%s (%lu)", names[i].name,
+                     (unsigned long)code);
+    return words;
 }
 
 static tracked_read *in_flight_with(const OVERLAPPED *overlapped)
@@ -690,7 +722,7 @@ static void files_of_any_size_are_summed_with_two_reads_in_flight(void **state)
         run_the_call(what);
         if (the_call.result != ERROR_SUCCESS)
             fail_msg("expected sum_file_alertably to return ERROR_SUCCESS (%s); it returned "
-                     "%lu", what, (unsigned long)the_call.result);
+                     "%s", what, words_of(the_call.result).text);
         expect_every_rule(what);
         if (watched.asked_up_to < size)
             fail_msg("expected the ReadFileEx reads to cover every byte of %s; they asked "
@@ -708,6 +740,8 @@ static void files_of_any_size_are_summed_with_two_reads_in_flight(void **state)
                   FILES, (unsigned long)largest, reads, waits);
 }
 
+/* The errors the checker injects: a start that fails at once (the system is short of
+ * something), and a read that fails on its way (the disk). */
 static const DWORD start_errors[] = {ERROR_NOT_ENOUGH_MEMORY, ERROR_NO_SYSTEM_RESOURCES,
                                      ERROR_NOT_ENOUGH_QUOTA, ERROR_INVALID_USER_BUFFER,
                                      ERROR_WORKING_SET_QUOTA};
@@ -737,8 +771,8 @@ static void a_read_that_fails_at_once_is_returned_without_waiting_for_its_routin
         watched.hold_read = watched.fail_start_at - 1; /* the other read in flight is slow */
         char what[128];
         snprintf(what, sizeof what, "ReadFileEx call %ld of a file of %d chunks failed at "
-                 "once with %lu", watched.fail_start_at, chunks,
-                 (unsigned long)watched.start_error);
+                 "once with %s", watched.fail_start_at, chunks,
+                 words_of(watched.start_error).text);
         run_the_call(what);
         if (watched.refused != 1)
             fail_msg("expected ReadFileEx to be called at least %ld time(s) for a file of %d "
@@ -746,8 +780,8 @@ static void a_read_that_fails_at_once_is_returned_without_waiting_for_its_routin
                      watched.read_calls);
         if (the_call.result != watched.start_error)
             fail_msg("expected sum_file_alertably to return the error of the ReadFileEx that "
-                     "failed at once (%s); it returned %lu", what,
-                     (unsigned long)the_call.result);
+                     "failed at once (%s); it returned %s", what,
+                     words_of(the_call.result).text);
         expect_every_rule(what);
     }
 }
@@ -768,17 +802,17 @@ static void a_routine_called_with_an_error_is_returned_first(void **state)
         watched.next_routine_error = ONE_OF(routine_errors);
     while (watched.next_routine_error == watched.routine_error);
     watched.hold_read = watched.fail_routine_at + 1; /* the other read in flight is slow */
-    char what[160];
-    snprintf(what, sizeof what, "routine %ld of a file of %d chunks was called with %lu, "
-             "the next with %lu", watched.fail_routine_at, chunks,
-             (unsigned long)watched.routine_error, (unsigned long)watched.next_routine_error);
+    char what[192];
+    snprintf(what, sizeof what, "routine %ld of a file of %d chunks was called with %s, "
+             "the next with %s", watched.fail_routine_at, chunks,
+             words_of(watched.routine_error).text, words_of(watched.next_routine_error).text);
     run_the_call(what);
     if (watched.routines < watched.fail_routine_at)
         fail_msg("expected at least %ld routines to run for a file of %d chunks; %ld ran",
                  watched.fail_routine_at, chunks, watched.routines);
     if (the_call.result != watched.routine_error)
         fail_msg("expected sum_file_alertably to return the first error a routine was called "
-                 "with (%s); it returned %lu", what, (unsigned long)the_call.result);
+                 "with (%s); it returned %s", what, words_of(the_call.result).text);
     expect_every_rule(what);
 }
 
