@@ -6,6 +6,7 @@
 #include <winsock2.h>
 #include <windows.h>
 
+/* snippet:begin context */
 /* A receive's context. Its life is counted in references: the owner's (step 07's "not
  * disposed" bit) and, while a receive is in flight, the completion's ("in progress"). */
 struct io_context {
@@ -14,13 +15,14 @@ struct io_context {
     char bytes[512];
     volatile LONG references;
 };
+/* snippet:end context */
 
 io_context *context_new() noexcept;                    /* one reference, the caller's */
 void context_release(io_context *context) noexcept;    /* the last reference frees it */
 LONG live_contexts() noexcept;                         /* allocated and not yet freed */
 
 /* Starts a receive into context on s, a socket tied to a completion port; the caller holds
- * a reference of its own across the call (chapter 7, "One more rule"). Returns 0 when
+ * a reference of its own across the call (chapter 7, "The rule the fix depends on"). Returns 0 when
  * a packet will come: its handler calls context_release once. Returns the error when the
  * receive never started: then no packet will come, and nothing is left to release but the
  * caller's own reference. */
