@@ -98,6 +98,7 @@ static bool open_both(copy_job *job, const char *from, const char *to)
     return true;
 }
 
+/* snippet:begin copy_loop */
 bool apc_copy_file(const char *from, const char *to, unsigned long *routines_run)
 {
     copy_job *job = calloc(1, sizeof *job);
@@ -108,11 +109,9 @@ bool apc_copy_file(const char *from, const char *to, unsigned long *routines_run
     bool opened = open_both(job, from, to);
     DWORD error = opened ? ERROR_SUCCESS : GetLastError();
     if (opened) {
-        /* snippet:begin copy_loop */
         start_read(job);
         while (!job->done)
             SleepEx(INFINITE, TRUE); /* returns WAIT_IO_COMPLETION after a routine ran */
-        /* snippet:end copy_loop */
         error = job->error;
     }
     if (routines_run != NULL)
@@ -125,3 +124,4 @@ bool apc_copy_file(const char *from, const char *to, unsigned long *routines_run
     SetLastError(error);
     return error == ERROR_SUCCESS;
 }
+/* snippet:end copy_loop */

@@ -243,7 +243,7 @@ static void refilled(server *srv)
 {
     AcquireSRWLockExclusive(&srv->listener_lock);
     if (srv->refill_failures > 0 && !srv->refill_armed) {
-        fprintf(stderr, "accepting again after %ld failed tries\n", srv->refill_failures);
+        fprintf(stderr, "accepting again after %ld failed rounds\n", srv->refill_failures);
         srv->refill_failures = 0;
         srv->refill_ms = REFILL_FIRST_MS;
     }
