@@ -84,6 +84,7 @@ def record_first_prediction(e):
     for name in e.files:
         text.append(f"==> {name} <==")
         text.append((ROOT / name).read_text(encoding="utf-8").rstrip("\n"))
+    record.parent.mkdir(parents=True, exist_ok=True)
     fresh = record.with_suffix(".prediction.new")
     fresh.write_text("\n".join(text) + "\n", encoding="utf-8")
     fresh.replace(record)

@@ -206,7 +206,8 @@ def quote(value):
 
 def print_grades(csv_path, ids):
     """The table of a grade: a row per student, a column per exercise, then the predictions."""
-    rows = list(csv.DictReader(open(csv_path, encoding="utf-8")))
+    with open(csv_path, encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
     students = list(dict.fromkeys(r["student"] for r in rows))
     cell = {"pass": "pass", "fail": "FAIL", "not attempted": "-"}
     width = max([7] + [len(s) for s in students])

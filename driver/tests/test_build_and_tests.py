@@ -1,0 +1,73 @@
+"""The build's progress filter and the rerun of tests that Wine never started."""
+import io
+import sys
+import unittest
+from contextlib import redirect_stderr
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import build  # noqa: E402
+import testing  # noqa: E402
+
+
+class Clock:
+    def __init__(self, times):
+        self.times = list(times)
+
+    def __call__(self):
+        return self.times.pop(0) if len(self.times) > 1 else self.times[0]
+
+
+class Progress(unittest.TestCase):
+    def run_filter(self, lines, times):
+        shown, errors = [], io.StringIO()
+        with redirect_stderr(errors):
+            build.filter_progress(lines, write=shown.append, clock=Clock(times))
+        return shown, errors.getvalue()
+
+    def test_an_up_to_date_build_prints_nothing(self):
+        shown, progress = self.run_filter(["ninja: no work to do.\n"], [0])
+        self.assertEqual((shown, progress), ([], ""))
+
+    def test_a_long_build_says_how_far_it_is_every_fifteen_seconds(self):
+        lines = [f"[{n}/146] Building C object x{n}.o\n" for n in range(1, 5)]
+        shown, progress = self.run_filter(lines, [0, 5, 16, 16, 20, 40, 40])
+        self.assertEqual(shown, [])
+        self.assertEqual(progress.splitlines(), ["    built 2 of 146", "    built 4 of 146"])
+
+    def test_errors_and_warnings_pass_through_as_they_come(self):
+        lines = ["[1/2] Building C object a.o\n", "a.c:1:1: error: oops\n", "-- Configuring done\n"]
+        shown, _ = self.run_filter(lines, [0])
+        self.assertEqual(shown, ["a.c:1:1: error: oops"])
+
+
+class SilentFailures(unittest.TestCase):
+    def test_a_failure_that_printed_nothing_in_under_a_second_never_ran(self):
+        log = ("      Start 12: step04.load\n12/40 Test #12: step04.load ......***Failed    0.02 sec\n"
+               "      Start 13: step04.rules\n13/40 Test #13: step04.rules .....   Passed    1.20 sec\n")
+        self.assertEqual(testing.silent_failures(log), ["step04.load"])
+
+    def test_a_failure_that_printed_something_is_a_real_failure(self):
+        log = ("12/40 Test #12: step04.load ......***Failed    0.02 sec\n[==========] Running 3 test(s).\n"
+               "13/40 Test #13: step04.rules .....   Passed    1.20 sec\n")
+        self.assertEqual(testing.silent_failures(log), [])
+
+    def test_a_failure_that_took_a_second_or_more_is_a_real_failure(self):
+        log = "12/40 Test #12: step04.load ......***Failed    1.50 sec\n100% tests passed\n"
+        self.assertEqual(testing.silent_failures(log), [])
+
+    def test_the_time_of_a_line_broken_by_a_failed_pattern_is_read_on_the_next_line(self):
+        log = "12/40 Test #12: step04.load ......***Failed  Required regular expression not found. Regex=[ok\n  | ]  0.16 sec\n"
+        self.assertEqual(testing.silent_failures(log), ["step04.load"])
+
+    def test_labels_name_steps_and_groups_and_refuse_anything_else(self):
+        self.assertEqual(testing.label_for("04"), "step04")
+        self.assertEqual(testing.label_for("docs"), "docs")
+        from ui import Stop
+        with self.assertRaises(Stop) as refused:
+            testing.label_for("9")
+        self.assertEqual(refused.exception.status, 2)
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,49 @@
+"""The course copy and reset from it: no .git, no solutions/, the exercise files kept in
+.pristine/ under a manifest that reset checks."""
+from fake_tree import FakeTreeTest
+
+
+class CourseCopy(FakeTreeTest):
+    def setUp(self):
+        super().setUp()
+        self.write("solutions/01.1.patch", "the reference\n")
+        self.git("add", ".")
+        self.git("-c", "user.name=test", "-c", "user.email=test@example.invalid", "commit", "-qm", "solutions")
+        status, output = self.tutorial("course-copy", str(self.work / "course"))
+        self.assertEqual(status, 0, output)
+        self.course = self.work / "course"
+
+    def test_the_copy_has_no_git_no_solutions_and_a_pristine_copy(self):
+        self.assertFalse((self.course / ".git").exists())
+        self.assertFalse((self.course / "solutions").exists())
+        self.assertTrue((self.course / ".pristine" / "01-one" / "exercises" / "answer.h").is_file())
+        manifest = self.read(".pristine/MANIFEST.sha256", tree=self.course)
+        self.assertIn("  01-one/exercises/answer.h\n", manifest)
+        self.assertNotIn(".pristine/", manifest)
+
+    def test_reset_restores_the_file_from_the_pristine_copy(self):
+        self.write("01-one/exercises/answer.h", "#define PREDICTED_ANSWER 42\n", tree=self.course)
+        status, output = self.tutorial("reset", "01.1", tree=self.course)
+        self.assertEqual(status, 0, output)
+        self.assertIn("(-1)", self.read("01-one/exercises/answer.h", tree=self.course))
+
+    def test_reset_refuses_a_pristine_copy_that_no_longer_matches_its_manifest(self):
+        self.write("01-one/exercises/answer.h", "#define PREDICTED_ANSWER 42\n", tree=self.course)
+        self.write(".pristine/01-one/exercises/answer.h", "/* edited */\n", tree=self.course)
+        status, _ = self.tutorial("reset", "01.1", tree=self.course)
+        self.assertEqual(status, 2)
+        self.assertIn("42", self.read("01-one/exercises/answer.h", tree=self.course))
+
+    def test_reset_with_neither_git_nor_a_pristine_copy_says_why(self):
+        import shutil
+        shutil.rmtree(self.course / ".pristine")
+        status, output = self.tutorial("reset", "01.1", tree=self.course)
+        self.assertEqual(status, 2)
+        self.assertIn("neither its git history nor a pristine copy", output)
+
+    def test_reset_in_the_repository_restores_from_git(self):
+        self.write("01-one/exercises/answer.h", "#define PREDICTED_ANSWER 42\n")
+        status, output = self.tutorial("reset", "01.1")
+        self.assertEqual(status, 0, output)
+        self.assertIn("(-1)", self.read("01-one/exercises/answer.h"))
+        self.assertIn("git's HEAD", output)
