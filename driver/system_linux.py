@@ -20,6 +20,7 @@ CORE_PACKAGES = [
     ("cmake", "the build system (3.25 or newer)"),
     ("ninja-build", "runs the build steps in parallel"),
     ("gcc-mingw-w64-x86-64", "compiles the Windows programs on Linux"),
+    ("g++-mingw-w64-x86-64", "compiles step 07's C++ sketch of the fix"),
     ("wine64", "runs the Windows programs and tests on Linux"),
     ("python3", "checks that the code quoted in docs/ matches the source"),
     ("dpkg-dev", "lets apt-get fetch cmocka's release from Debian's source archive"),
