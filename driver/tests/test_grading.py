@@ -47,6 +47,7 @@ class Folders(unittest.TestCase):
         self.assertEqual(seen["a.c"], "the student's\n")
         self.assertEqual((self.work / "src/04-x/src/a.c").read_text(), "handed out\n")
 
+    @unittest.skipIf(sys.platform == "win32", "making a link needs a privilege on Windows")
     def test_a_link_in_a_students_tree_is_not_followed(self):
         (self.work / "student/04-x/src/a.c").unlink()
         (self.work / "student/04-x/src/a.c").symlink_to("/etc/hostname")
