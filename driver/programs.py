@@ -31,7 +31,7 @@ def cmd_run(args):
     if not (bin_dir / f"{program}.exe").is_file():
         known = " ".join(sorted(p.stem for p in bin_dir.glob("*.exe")))
         usage_error(f"no program '{program}'; run takes a step number 01..08 or one of: {known} ")
-    say(f"running {program} {' '.join(args[1:])}{system.UNDER} (Ctrl-C stops it)".replace("  (", " ("))
+    say(f"running {' '.join([program] + args[1:])}{system.UNDER} (Ctrl-C stops it)")
     exec_or_run(system.program_command(build_dir(), program, args[1:]))
 
 

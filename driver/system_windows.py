@@ -28,14 +28,16 @@ def install(packages):
 
 
 def setup():
-    """Checks the tools are there. cmocka comes through CMake's own download (cmake/Cmocka.cmake)."""
+    """Checks the tools are there. cmocka comes through CMake's own download
+    (cmake/Cmocka.cmake), or from the release file TUTORIAL_CMOCKA_ARCHIVE names (offline)."""
     install(CORE_PACKAGES)
     if shutil.which(compiler()) is None:
         if compiler() == "cl":
             die("cl (Visual Studio's C compiler) is not on PATH: run from a Developer Command "
                 "Prompt, or set TUTORIAL_WINDOWS_COMPILER=mingw to build with MSYS2's gcc")
         die("gcc is not on PATH: install MSYS2's mingw-w64-x86_64-gcc, or unset TUTORIAL_WINDOWS_COMPILER")
-    return []
+    archive = env("TUTORIAL_CMOCKA_ARCHIVE")
+    return [f"-DTUTORIAL_CMOCKA_ARCHIVE={archive}"] if archive else []
 
 
 def configure_command(source, build, cmocka, steps):

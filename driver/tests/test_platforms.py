@@ -73,9 +73,12 @@ class Windows(unittest.TestCase):
         self.assertEqual(stopped.exception.status, 1)
         self.assertIn("Developer Command Prompt", stopped.exception.message)
 
-    def test_setup_names_no_cmocka_archive_cmake_downloads_it(self):
+    def test_setup_names_no_cmocka_archive_unless_one_is_given(self):
         with mock.patch("shutil.which", return_value="C:/tools/x.exe"):
-            self.assertEqual(system_windows.setup(), [])
+            with mock.patch.dict("os.environ", {"TUTORIAL_CMOCKA_ARCHIVE": ""}):
+                self.assertEqual(system_windows.setup(), [])  # CMake downloads it
+            with mock.patch.dict("os.environ", {"TUTORIAL_CMOCKA_ARCHIVE": "D:/cmocka.tar.xz"}):
+                self.assertEqual(system_windows.setup(), ["-DTUTORIAL_CMOCKA_ARCHIVE=D:/cmocka.tar.xz"])
 
 
 if __name__ == "__main__":
