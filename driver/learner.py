@@ -195,11 +195,11 @@ def signature(files):
     return state
 
 
-def wait_for_change(files):
-    """Waits until one of the files changes: inotifywait where there is one, else a look every
-    second. Editors save by renaming a new file over the old one: it watches the folders."""
+def wait_for_change(files, waiter):
+    """Waits until one of the files changes: with inotifywait where there is one (waiter),
+    else a look every second. Editors save by renaming a new file over the old one: it
+    watches the folders."""
     before = signature(files)
-    waiter = system.change_waiter()
     folders = sorted({str((ROOT / name).parent) for name in files})
     while signature(files) == before:
         if waiter:
@@ -220,6 +220,9 @@ def cmd_watch(args):
             return
     else:
         e = ex.require(args[0])
+    waiter = system.change_waiter()
+    if waiter is None and system.WATCH_PACKAGES:
+        say("inotifywait is not installed: looking at the files every second instead")
     run = 0
     while True:
         run += 1
@@ -236,5 +239,5 @@ def cmd_watch(args):
         else:
             out(f"\033[1m──── run {run}: {e.id} not done yet\033[0m")
         out(f"waiting for a change to {' '.join(e.files)} (Ctrl-C stops)")
-        wait_for_change(e.files)
+        wait_for_change(e.files, waiter)
 
