@@ -12,7 +12,7 @@ import teacher
 import testing
 import verify
 from paths import ROOT, build_dir
-from ui import Stop, report, say, usage_error
+from ui import Stop, refuse, report, say, usage_error
 
 HELP = """usage: ./tutorial <command> [args]
 
@@ -101,6 +101,10 @@ COMMANDS = {
 }
 
 
+# Commands that check the project on Linux: they drive Wine, bash and Debian's packages.
+LINUX_ONLY = {"docs-run", "portability", "msvc-check", "bench"}
+
+
 def main(argv):
     try:
         sys.stdout.reconfigure(line_buffering=True)
@@ -110,6 +114,9 @@ def main(argv):
     try:
         if command not in COMMANDS:
             usage_error(f"unknown command '{command}'")
+        if command in LINUX_ONLY and system.NAME != "Linux":
+            refuse(f"{command} checks the project on Linux (it drives Wine and Debian's packages); "
+                   "on Windows, test and verify-exercises are the checks to run")
         status = COMMANDS[command](args)
         return status if isinstance(status, int) else 0
     except Stop as stop:

@@ -81,5 +81,14 @@ class Windows(unittest.TestCase):
                 self.assertEqual(system_windows.setup(), ["-DTUTORIAL_CMOCKA_ARCHIVE=D:/cmocka.tar.xz"])
 
 
+class LinuxOnlyCommands(unittest.TestCase):
+    def test_the_linux_checks_are_refused_on_windows_with_status_2(self):
+        import cli
+        with mock.patch.object(cli.system, "NAME", "Windows"):
+            for command in ("docs-run", "portability", "msvc-check", "bench"):
+                with self.subTest(command=command):
+                    self.assertEqual(cli.main([command]), 2)
+
+
 if __name__ == "__main__":
     unittest.main()
