@@ -1,5 +1,4 @@
 """For teachers: the course copy to hand out, and grading the students' trees."""
-import csv
 import datetime
 import io
 import re
@@ -9,10 +8,12 @@ import tempfile
 from pathlib import Path
 
 import exercises as ex
+import gradebook
 import pristine
 import system
 from build import build_tree, configure_tree
-from checker import FAIL, PASS, exercise_verdict, verdict_words
+from checker import FAIL, PASS, checker_words, exercise_verdict, read, verdict_words
+from gradebook import Result, Student
 from paths import ROOT, beside_build
 from ui import out, refuse, say, usage_error
 
@@ -51,6 +52,7 @@ def cmd_course_copy(args):
     dest.mkdir(parents=True, exist_ok=True)
     dest = dest.resolve()
     git_archive(dest, ".", ":(exclude)solutions")  # solutions/ stays with the teacher
+    keep_progress_in_git(dest)
     count = 0
     for e in ex.all_exercises(dest):
         for name in e.files:
@@ -63,6 +65,15 @@ def cmd_course_copy(args):
     (dest / ".pristine" / "VERSION").write_text(head + "\n", encoding="utf-8")
     files = write_manifest(dest)
     say(f"course copy in {dest}: {files} files, no .git, no solutions/, {count} exercise files kept in .pristine/")
+
+
+def keep_progress_in_git(dest):
+    """In a course copy, .progress/ is not ignored: a student who hands in through git hands
+    in the first predictions too (the tutorial's own repository ignores it)."""
+    ignore = dest / ".gitignore"
+    if ignore.is_file():
+        kept = [l for l in ignore.read_text(encoding="utf-8").splitlines() if l.strip() != "/.progress/"]
+        ignore.write_text("\n".join(kept) + "\n", encoding="utf-8")
 
 
 def make_reference_tree(dest):
@@ -129,7 +140,8 @@ def student_prediction(student, exercise_id):
 def grade_one(student, e, src, build, reference, fixture):
     """Grades one student on one exercise in the clean copy: copies only the exercise's files
     from the student's tree, runs the checker (and the step's tests where needed), puts the
-    clean files back. Returns (result, detail)."""
+    clean files back. Returns a Result whose detail is the checker's own first words on a
+    failure, or that it ran out of time."""
     copied = []
     for name in e.files:
         theirs = student / name
@@ -140,28 +152,43 @@ def grade_one(student, e, src, build, reference, fixture):
         shutil.copy2(theirs, src / name)
         copied.append(name)
     if not copied:
-        return "not attempted", ""
+        return Result("not attempted")
     with tempfile.NamedTemporaryFile() as log:
         verdict = exercise_verdict(build, e, log.name, fixture)
+        text = read(log.name)
     for name in copied:  # the clean copy again, for the next student
         if (reference / name).is_file():
             shutil.copy2(reference / name, src / name)
         else:
             (src / name).unlink()
     if verdict == PASS:
-        return "pass", ""
+        return Result("pass")
     if verdict == FAIL:
-        return "fail", "the checker fails"
-    return "fail", verdict_words(verdict)
+        return Result("fail", failure_words(text))
+    return Result("fail", verdict_words(verdict))
 
 
-def cmd_grade(args):
-    csv_path, students = None, []
+def failure_words(log_text):
+    """A failure in a few words: a timeout said as such, else the checker's first lines."""
+    if "***Timeout" in log_text:
+        return "its checker ran out of time (it waited for something that never came)"
+    words = [w.strip() for w in checker_words(log_text) if w.strip()][:2]
+    return " / ".join(words)[:240] or "the checker fails"
+
+
+def parse_grade_args(args):
+    csv_path, rubric, students = None, None, []
     while args:
-        if args[0] == "--csv":
+        if args[0] in ("--csv", "--rubric"):
             if len(args) < 2:
-                usage_error("--csv needs a file name")
-            csv_path, args = Path(args[1]), args[2:]
+                usage_error(f"{args[0]} needs a file name")
+            if args[0] == "--csv":
+                csv_path = Path(args[1]).resolve()
+            else:
+                rubric = Path(args[1]).resolve()
+                if not rubric.is_file():
+                    refuse(f"{args[1]} is not a file (--rubric takes the rubric's file)")
+            args = args[2:]
             continue
         if not Path(args[0]).is_dir():
             refuse(f"{args[0]} is not a folder (grade takes the students' trees)")
@@ -169,10 +196,15 @@ def cmd_grade(args):
         args = args[1:]
     if not students:
         usage_error("grade needs the students' folders, e.g. ./tutorial grade submissions/*/")
+    return csv_path, rubric, students
+
+
+def cmd_grade(args):
+    csv_path, rubric, folders = parse_grade_args(args)
     grade_dir = beside_build("TUTORIAL_GRADE_DIR", "-grade")
     reference, src, build = grade_dir / "reference", grade_dir / "src", grade_dir / "build"
     stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-    csv_path = csv_path or grade_dir / f"grades-{stamp}.csv"
+    csv_path = csv_path or ROOT / "grades" / f"grades-{stamp}.csv"  # clean keeps grades/
     cmocka = system.setup()
     say(f"making a clean copy of the tutorial in {src}")
     make_reference_tree(reference)
@@ -180,48 +212,21 @@ def cmd_grade(args):
     configure_tree(src, build, cmocka)
     say("building the clean copy")
     build_tree(build)
+    exercises = ex.selected_exercises(src)
+    points = gradebook.read_rubric(rubric or ROOT / "docs" / "rubric.tsv", exercises)
+    students = [Student(name, folder) for name, folder in zip(gradebook.names_for(folders), folders)]
     fixture = system.start_shared_runner(build)
     try:
-        rows = ex.selected_exercises(src)
-        csv_path.parent.mkdir(parents=True, exist_ok=True)
-        with open(csv_path, "w", newline="", encoding="utf-8") as f:
-            f.write('"student","exercise","kind","result","detail","first prediction (UTC)","first prediction"\n')
-            for student in students:
-                say(f"grading {student.name}")
-                warn_other_version(student, student.name)
-                for e in rows:
-                    result, detail = grade_one(student, e, src, build, reference, fixture)
-                    recorded, predicted = student_prediction(student, e.id)
-                    f.write(",".join([quote(student.name), e.id, quote(e.kind), result, quote(detail),
-                                      quote(recorded), quote(predicted)]) + "\n")
-                    f.flush()
+        for s in students:
+            say(f"grading {s.name}")
+            warn_other_version(s.folder, s.name)
+            for e in exercises:
+                s.results[e.id] = grade_one(s.folder, e, src, build, reference, fixture)
+                s.predictions[e.id] = student_prediction(s.folder, e.id)
+            s.flags = gradebook.flags_for(s, reference, exercises)
     finally:
         system.stop_shared_runner(build)
-    print_grades(csv_path, [e.id for e in rows])
-
-
-def quote(value):
-    return '"' + value.replace('"', '""') + '"'
-
-
-def print_grades(csv_path, ids):
-    """The table of a grade: a row per student, a column per exercise, then the predictions."""
-    with open(csv_path, encoding="utf-8") as f:
-        rows = list(csv.DictReader(f))
-    students = list(dict.fromkeys(r["student"] for r in rows))
-    cell = {"pass": "pass", "fail": "FAIL", "not attempted": "-"}
-    width = max([7] + [len(s) for s in students])
-    out()
-    out(f"{'student':<{width}}  " + " ".join(f"{i:>5}" for i in ids))
-    for s in students:
-        got = {r["exercise"]: r["result"] for r in rows if r["student"] == s}
-        out(f"{s:<{width}}  " + " ".join(f"{cell.get(got.get(i, ''), '?'):>5}" for i in ids))
-    out("(pass: the checker passes on a clean copy; FAIL: it fails or does not compile; -: not attempted)")
-    predictions = [r for r in rows if r["first prediction"]]
-    if predictions:
-        out("\nfirst predictions, as each student's .progress/ recorded them:")
-        for r in predictions:
-            out(f"  {r['student']:<{width}}  {r['exercise']}  {r['first prediction (UTC)']}  {r['first prediction']}")
+    gradebook.write_csv(csv_path, students, exercises, points)
+    gradebook.print_table(students, exercises, points)
     out()
     out(f"written to {csv_path}")
-

@@ -7,6 +7,7 @@ class CourseCopy(FakeTreeTest):
     def setUp(self):
         super().setUp()
         self.write("solutions/01.1.patch", "the reference\n")
+        self.write(".gitignore", "/build/\n/.progress/\n")
         self.git("add", ".")
         self.git("-c", "user.name=test", "-c", "user.email=test@example.invalid", "commit", "-qm", "solutions")
         status, output = self.tutorial("course-copy", str(self.work / "course"))
@@ -20,6 +21,11 @@ class CourseCopy(FakeTreeTest):
         manifest = self.read(".pristine/MANIFEST.sha256", tree=self.course)
         self.assertIn("  01-one/exercises/answer.h\n", manifest)
         self.assertNotIn(".pristine/", manifest)
+
+    def test_the_copy_keeps_progress_in_git_for_a_git_hand_in(self):
+        ignored = self.read(".gitignore", tree=self.course)
+        self.assertIn("/build/", ignored)
+        self.assertNotIn("/.progress/", ignored)
 
     def test_reset_restores_the_file_from_the_pristine_copy(self):
         self.write("01-one/exercises/answer.h", "#define PREDICTED_ANSWER 42\n", tree=self.course)

@@ -83,8 +83,10 @@ class Windows(unittest.TestCase):
 
 class LinuxOnlyCommands(unittest.TestCase):
     def test_the_linux_checks_are_refused_on_windows_with_status_2(self):
+        import io
+        from contextlib import redirect_stderr
         import cli
-        with mock.patch.object(cli.system, "NAME", "Windows"):
+        with mock.patch.object(cli.system, "NAME", "Windows"), redirect_stderr(io.StringIO()):
             for command in ("docs-run", "portability", "msvc-check", "bench"):
                 with self.subTest(command=command):
                     self.assertEqual(cli.main([command]), 2)
