@@ -43,5 +43,13 @@ def progress_dir(root=ROOT):
     return Path(root) / ".progress"
 
 
+def solutions_dir():
+    """The reference solutions and anti-solutions: solutions/, or the folder that
+    TUTORIAL_SOLUTIONS names (a course copy leaves solutions/ out; its teacher keeps them
+    elsewhere). None when there are none."""
+    folder = Path(env("TUTORIAL_SOLUTIONS", str(ROOT / "solutions")))
+    return folder if folder.is_dir() else None
+
+
 DOWNLOADS = ROOT / "build" / "downloads"
 WINE_RUN = ROOT / "cmake" / "wine-run"

@@ -76,8 +76,11 @@ def files_untouched(files, root=ROOT):
 
 
 def tracked_files(root=ROOT):
-    """The files git lists in a tree, tracked or new but not ignored."""
+    """The files git lists in a tree, tracked or new but not ignored; in a tree that is no git
+    repository (a course copy as handed out), every file but the build's, progress and grades."""
     listed = git(root, "ls-files", "-co", "--exclude-standard", "-z")
+    if listed.returncode != 0:
+        return all_files(root, leave_out=("build", ".git", ".progress", "grades"))
     return [name for name in listed.stdout.decode().split("\0") if name]
 
 

@@ -14,7 +14,7 @@ import system
 from build import build_tree, configure_tree
 from checker import (MISSING, PASS, checker_verdict, checker_words, compile_errors,
                      exercise_verdict, failed_tests, read, verdict_words)
-from paths import ROOT, beside_build, env
+from paths import ROOT, beside_build, env, solutions_dir
 from testing import step_tests_pass
 from ui import die, out, refuse, say
 
@@ -52,8 +52,8 @@ def apply(copy, patch, reverse=False):
 
 
 class Verifier:
-    def __init__(self, copy, build, fixture):
-        self.copy, self.build, self.fixture = copy, build, fixture
+    def __init__(self, copy, build, fixture, solutions):
+        self.copy, self.build, self.fixture, self.solutions = copy, build, fixture, solutions
         self.log = tempfile.NamedTemporaryFile(delete=False).name
 
     def verdict(self, e, full=False):
@@ -80,14 +80,14 @@ class Verifier:
         sign = "✗" if verdict in (PASS, MISSING) else "✓"
         bad += sign == "✗"
         line(sign, e.id, f"{verdict_words(verdict)} on the pristine tree")
-        reference = ROOT / "solutions" / f"{e.id}.patch"
+        reference = self.solutions / f"{e.id}.patch"
         if not reference.is_file() or not apply(self.copy, reference):
             line("✗", e.id, f"solutions/{e.id}.patch is missing or does not apply")
             bad += 1
         else:
             bad += self.with_reference(e, runs)
             apply(self.copy, reference, reverse=True)
-        wrongs = sorted((ROOT / "solutions").glob(f"{e.id}.wrong-*.patch"))
+        wrongs = sorted(self.solutions.glob(f"{e.id}.wrong-*.patch"))
         for wrong in wrongs:
             bad += self.anti_solution(e, wrong)
         if len(wrongs) < 2:
@@ -143,8 +143,10 @@ class Verifier:
 
 
 def cmd_verify_exercises():
-    if not (ROOT / "solutions").is_dir():
-        refuse("no solutions/ in this tree (a course copy leaves it out): run verify-exercises in the tutorial's repository")
+    solutions = solutions_dir()
+    if solutions is None:
+        refuse("no solutions/ in this tree (a course copy leaves it out): run verify-exercises in "
+               "the tutorial's repository, or name your copy of them with TUTORIAL_SOLUTIONS")
     cmocka = system.setup()
     start = time.monotonic()
     folder = beside_build("TUTORIAL_VERIFY_DIR", "-verify")
@@ -160,7 +162,7 @@ def cmd_verify_exercises():
     fixture = system.start_shared_runner(build)
     try:
         say("every exercise: fails on the pristine tree, passes with its reference, fails with each anti-solution")
-        verifier = Verifier(copy, build, fixture)
+        verifier = Verifier(copy, build, fixture, solutions)
         rows = ex.selected_exercises(copy)
         failures = sum(verifier.one(e) for e in rows)
         os.unlink(verifier.log)
