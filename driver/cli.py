@@ -30,9 +30,10 @@ HELP = """usage: ./tutorial <command> [args]
                      --skip puts it off until the others are done or skipped
   check NN.K         check your work on exercise NN.K (e.g. ./tutorial check 04.1); for a
                      predict exercise, your first prediction is recorded first (.progress/)
-  hint NN.K          a hint for NN.K, one stage more each time you ask
+  hint NN.K [N]      a hint for NN.K, one stage more each time you ask; with N, stage N again
   watch [NN.K]       check again each time you save one of the exercise's files (Ctrl-C stops)
   reset NN.K         restore the files exercise NN.K has you edit, as they were handed out
+                     (your version is kept in .progress/backups/)
   course-copy DIR    (teachers) the copy to hand out: no .git, no solutions/, the exercise
                      files kept in .pristine/ for reset and grade (docs/teaching.md)
   grade [--csv FILE] DIR...

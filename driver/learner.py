@@ -115,6 +115,8 @@ def cmd_check(args):
 
 def cmd_hint(args):
     e = ex.require(args[0] if args else "")
+    if len(args) > 2 or (len(args) == 2 and not args[1].isdigit()):
+        usage_error("hint takes an exercise and, to see an earlier stage again, its number: hint 04.1 2")
     ex.migrate_progress()
     path = ex.hint_file(e.id)
     if path is None:
@@ -122,6 +124,9 @@ def cmd_hint(args):
     stages = ex.hint_stages(path)
     record = ex.mark(e.id, "hint")
     shown = int(record.read_text().strip() or 0) if record.is_file() else 0
+    if len(args) == 2:
+        show_stage_again(e, stages, shown, int(args[1]))
+        return
     if shown >= len(stages):
         out(f"No more hints for {e.id}: you have seen all {len(stages)} stages. The last one again:")
         out()
@@ -139,6 +144,30 @@ def cmd_hint(args):
         else "(that was the last stage)")
 
 
+def show_stage_again(e, stages, shown, stage):
+    """A stage already seen, again; a stage not reached yet is refused (hint gives them in
+    order, one at a time)."""
+    if not 1 <= stage <= shown:
+        usage_error(f"you have seen {shown} of the {len(stages)} hints for {e.id}: ask for one of "
+                    f"1 to {shown}, or ./tutorial hint {e.id} for the next")
+    out(f"Hint {stage} of {len(stages)} for {e.id}, again:")
+    out()
+    for line in stages[stage - 1]:
+        out(line)
+
+
+def back_up(e):
+    """The learner's files as they are, kept in .progress/backups/ before reset overwrites
+    them; returns the folder."""
+    stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    folder = ex.mark(e.id, "hint").parent / "backups" / f"{e.id}-{stamp}"
+    for name in e.files:
+        if (ROOT / name).is_file():
+            (folder / name).parent.mkdir(parents=True, exist_ok=True)
+            (folder / name).write_bytes((ROOT / name).read_bytes())
+    return folder
+
+
 def cmd_reset(args):
     e = ex.require(args[0] if args else "")
     ex.migrate_progress()
@@ -152,11 +181,13 @@ def cmd_reset(args):
         if contents[name] is None:
             refuse(f"cannot reset {e.id}: {name} is not in the {pristine.source_words(kind)}, or no "
                    "longer matches its manifest; nothing was changed")
+    backup = back_up(e)
     for name, content in contents.items():
         (ROOT / name).parent.mkdir(parents=True, exist_ok=True)
         (ROOT / name).write_bytes(content)
     ex.set_mark(e.id, "done", False)
     say(f"restored {' '.join(e.files)} (from the {pristine.source_words(kind)})")
+    out(f"Your version is kept in {backup.relative_to(ROOT).as_posix()}/.")
     warn_changed_checkers(e, kind)
     if ex.mark(e.id, "prediction").is_file():
         out(f"Your first prediction stays recorded in .progress/{e.id}.prediction.")
@@ -227,7 +258,11 @@ def cmd_watch(args):
     while True:
         run += 1
         out(f"\n\033[1m──── run {run} at {time.strftime('%H:%M:%S')}: ./tutorial check {e.id}\033[0m")
+        checked = signature(e.files)
         passed = subprocess.run([sys.executable, str(Path(__file__).parent), "check", e.id]).returncode == 0
+        if signature(e.files) != checked:  # saved again while it was checked: that verdict is stale
+            out(f"\033[1m──── run {run}: {' '.join(e.files)} changed during the check; checking again\033[0m")
+            continue
         if passed:
             out(f"\033[1m──── run {run}: {e.id} passes\033[0m")
             if follow:

@@ -47,9 +47,12 @@ class CourseCopy(FakeTreeTest):
         self.assertEqual(status, 2)
         self.assertIn("neither its git history nor a pristine copy", output)
 
-    def test_reset_in_the_repository_restores_from_git(self):
+    def test_reset_in_the_repository_restores_from_git_and_keeps_a_backup(self):
         self.write("01-one/exercises/answer.h", "#define PREDICTED_ANSWER 42\n")
         status, output = self.tutorial("reset", "01.1")
         self.assertEqual(status, 0, output)
         self.assertIn("(-1)", self.read("01-one/exercises/answer.h"))
         self.assertIn("git's HEAD", output)
+        backups = list((self.tree / ".progress" / "backups").glob("01.1-*/01-one/exercises/answer.h"))
+        self.assertEqual(len(backups), 1)
+        self.assertIn("42", backups[0].read_text())

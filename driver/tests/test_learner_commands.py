@@ -27,6 +27,16 @@ class Hints(FakeTreeTest):
         self.assertIn("No more hints", output)
         self.assertIn("Closer.", output)
 
+    def test_a_stage_already_seen_can_be_shown_again_and_no_later_one(self):
+        self.tutorial("hint", "01.1")
+        status, output = self.tutorial("hint", "01.1", "1")
+        self.assertEqual(status, 0)
+        self.assertIn("Hint 1 of 2 for 01.1, again", output)
+        self.assertIn("The rule.", output)
+        status, output = self.tutorial("hint", "01.1", "2")
+        self.assertEqual(status, 2)
+        self.assertNotIn("Closer.", output)
+
     def test_an_exercise_without_hints_says_so_with_status_1(self):
         self.write("08-eight/exercises/exercises.tsv", "08.1\tfind the bug\tA later step\t08-eight/exercises/bug.c\n")
         status, output = self.tutorial("hint", "08.1")
