@@ -26,7 +26,8 @@ HELP = """usage: ./tutorial <command> [args]
                      step 06 and step 07 side by side under the same reset storm, with a chart
   run PROGRAM [ARGS] run another program of build/mingw-wine/bin, e.g. ./tutorial run client --help
   exercises          list the exercises, which you have done, and the files each has you edit
-  next [--skip]      the first exercise not done yet: where to read, what to edit;
+  next [--skip]      the first exercise not done yet, in the teaching page's order (in each
+                     step the short ones first): where to read, what to edit;
                      --skip puts it off until the others are done or skipped
   check NN.K         check your work on exercise NN.K (e.g. ./tutorial check 04.1); for a
                      predict exercise, your first prediction is recorded first (.progress/)

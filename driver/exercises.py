@@ -149,10 +149,17 @@ def set_mark(exercise_id, kind, present, root=ROOT):
         path.unlink()
 
 
+def course_order(exercises):
+    """The order next offers them in, the teaching page's: step by step, and within a step the
+    short exercises (predict, find the bug) before the long ones (extend)."""
+    return sorted(exercises, key=lambda e: (e.step, e.kind == "extend", e.id))
+
+
 def first_not_done(root=ROOT):
-    """The exercise next offers: the first neither done nor skipped, else the first skipped."""
+    """The exercise next offers: the first neither done nor skipped, in the course's order,
+    else the first skipped."""
     skipped = None
-    for exercise in all_exercises(root):
+    for exercise in course_order(all_exercises(root)):
         if is_done(exercise.id, root):
             continue
         if not is_skipped(exercise.id, root):

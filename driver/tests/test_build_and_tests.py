@@ -69,5 +69,13 @@ class SilentFailures(unittest.TestCase):
         self.assertEqual(refused.exception.status, 2)
 
 
+class CourseOrder(unittest.TestCase):
+    def test_within_a_step_the_short_exercises_come_before_the_long_ones(self):
+        import exercises
+        rows = [exercises.parse_row(r) for r in ("01.1\textend\ta\tf", "01.2\tpredict\tb\tf",
+                                                 "02.1\textend\tc\tf", "02.2\tfind the bug\td\tf")]
+        self.assertEqual([e.id for e in exercises.course_order(rows)], ["01.2", "01.1", "02.2", "02.1"])
+
+
 if __name__ == "__main__":
     unittest.main()
