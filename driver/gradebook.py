@@ -35,10 +35,13 @@ def names_for(folders):
     return [folder.relative_to(common).as_posix() for folder in folders]
 
 
-def read_rubric(path, exercises):
-    """Points per exercise id. A rubric file holds lines "NN.K <TAB or spaces> points"; '#'
-    starts a comment. An exercise it leaves out gets its kind's default."""
+def read_rubric(path, exercises, course_ids=None):
+    """Points per exercise id of the exercises graded. A rubric file holds lines
+    "NN.K <TAB or spaces> points"; '#' starts a comment. An exercise it leaves out gets its
+    kind's default; one of the course that is not graded this time (TUTORIAL_STEPS) is
+    skipped; an id the course does not have is refused."""
     points = {e.id: DEFAULT_POINTS.get(e.kind, 1) for e in exercises}
+    known = set(course_ids or points)
     if path is None or not Path(path).is_file():
         return points
     for number, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
@@ -46,10 +49,11 @@ def read_rubric(path, exercises):
         if not line:
             continue
         match = re.fullmatch(r"(0[1-8]\.[0-9]+)\s+([0-9]+)", line)
-        if not match or match.group(1) not in points:
+        if not match or match.group(1) not in known:
             refuse(f"{path}:{number}: expected an exercise id of this course and its points, "
                    f"e.g. '04.1 5', not '{line}'")
-        points[match.group(1)] = int(match.group(2))
+        if match.group(1) in points:
+            points[match.group(1)] = int(match.group(2))
     return points
 
 

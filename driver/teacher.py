@@ -213,7 +213,8 @@ def cmd_grade(args):
     say("building the clean copy")
     build_tree(build)
     exercises = ex.selected_exercises(src)
-    points = gradebook.read_rubric(rubric or ROOT / "docs" / "rubric.tsv", exercises)
+    points = gradebook.read_rubric(rubric or ROOT / "docs" / "rubric.tsv", exercises,
+                                   [e.id for e in ex.all_exercises(src)])
     students = [Student(name, folder) for name, folder in zip(gradebook.names_for(folders), folders)]
     fixture = system.start_shared_runner(build)
     try:

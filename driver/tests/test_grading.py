@@ -109,6 +109,9 @@ class Gradebook(unittest.TestCase):
         rubric.write_text("# points\n01.1\t7  # a comment\n")
         self.assertEqual(gradebook.read_rubric(rubric, self.EXERCISES), {"01.1": 7, "03.1": 2})
         self.assertEqual(gradebook.read_rubric(None, self.EXERCISES), {"01.1": 5, "03.1": 2})
+        rubric.write_text("01.1 7\n08.2 3\n")  # 08.2: of the course, not graded this time
+        self.assertEqual(gradebook.read_rubric(rubric, self.EXERCISES, ["01.1", "03.1", "08.2"]),
+                         {"01.1": 7, "03.1": 2})
 
     def test_a_rubric_line_that_is_not_an_exercise_and_points_is_refused(self):
         from ui import Stop
