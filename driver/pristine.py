@@ -100,7 +100,8 @@ def sync_files(source_dir, dest, names):
         if target.is_file() and target.read_bytes() == origin.read_bytes():
             continue
         target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(origin, target)
+        shutil.copyfile(origin, target)  # a new time: the build must see it as changed
+        shutil.copymode(origin, target)
     for folder, subfolders, files in os.walk(dest):
         if Path(folder) == dest and ".git" in subfolders:
             subfolders.remove(".git")
