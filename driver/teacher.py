@@ -172,7 +172,8 @@ def failure_words(log_text):
     """A failure in a few words: a timeout said as such, else the checker's first lines."""
     if "***Timeout" in log_text:
         return "its checker ran out of time (it waited for something that never came)"
-    words = [w.strip() for w in checker_words(log_text) if w.strip()][:2]
+    words = [w.strip() for w in checker_words(log_text)
+             if w.strip() and not w.startswith("seed:")][:2]
     return " / ".join(words)[:240] or "the checker fails"
 
 
