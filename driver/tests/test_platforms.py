@@ -92,5 +92,18 @@ class LinuxOnlyCommands(unittest.TestCase):
                     self.assertEqual(cli.main([command]), 2)
 
 
+
+class MsvcCheckWithoutSolutions(unittest.TestCase):
+    def test_a_course_copy_builds_no_checker_and_says_why(self):
+        import io
+        from contextlib import redirect_stderr
+        import checks
+        with mock.patch.object(checks, "solutions_dir", return_value=None), \
+                mock.patch("subprocess.run") as run, redirect_stderr(io.StringIO()) as said:
+            self.assertEqual(checks.check_exercises_in_msvc_mode(BUILD, []), 0)
+        run.assert_not_called()
+        self.assertIn("no solutions/ here", said.getvalue())
+
+
 if __name__ == "__main__":
     unittest.main()
