@@ -3,6 +3,7 @@
 #include <mswsock.h>
 #include <stdlib.h>
 
+#include "extension.h"
 #include "tutorial/errors.h"
 
 struct connector {
@@ -36,18 +37,6 @@ static void context_free(connector *c, connect_context *ctx)
 {
     free(ctx);
     InterlockedDecrement(&c->live_contexts);
-}
-
-/* The same as server.c's: the provider behind a socket hands out the extension. */
-static bool load_extension(SOCKET s, GUID id, void *function, size_t size)
-{
-    DWORD bytes = 0;
-    if (WSAIoctl(s, SIO_GET_EXTENSION_FUNCTION_POINTER, &id, sizeof id, function,
-                 (DWORD)size, &bytes, NULL, NULL) != 0) {
-        report_error("WSAIoctl (SIO_GET_EXTENSION_FUNCTION_POINTER)", (DWORD)WSAGetLastError());
-        return false;
-    }
-    return true;
 }
 
 /* ConnectEx and DisconnectEx come from the provider behind a socket, as AcceptEx does. The

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "extension.h"
 #include "tutorial/errors.h"
 #include "tutorial/net.h"
 
@@ -591,21 +592,6 @@ static void stop_workers(server *srv)
     srv->worker_count = 0;
 }
 /* snippet:end stop_workers */
-
-/* snippet:begin load_extension */
-/* AcceptEx and GetAcceptExSockaddrs are Microsoft extensions to Winsock: the provider
- * behind the socket hands out their addresses. */
-static bool load_extension(SOCKET s, GUID id, void *function, size_t size)
-{
-    DWORD bytes = 0;
-    if (WSAIoctl(s, SIO_GET_EXTENSION_FUNCTION_POINTER, &id, sizeof id, function,
-                 (DWORD)size, &bytes, NULL, NULL) != 0) {
-        report_error("WSAIoctl (SIO_GET_EXTENSION_FUNCTION_POINTER)", (DWORD)WSAGetLastError());
-        return false;
-    }
-    return true;
-}
-/* snippet:end load_extension */
 
 static bool load_extensions(server *srv)
 {

@@ -26,15 +26,6 @@ typedef struct fixture {
     struct sockaddr_in address;
 } fixture;
 
-static struct sockaddr_in loopback(unsigned short port)
-{
-    struct sockaddr_in a = {0};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    a.sin_port = htons(port);
-    return a;
-}
-
 static fixture set_up(void)
 {
     fixture f;
@@ -43,7 +34,7 @@ static fixture set_up(void)
     unsigned short port = 0;
     f.listener = net_listen_loopback(0, &port);
     assert_true(f.listener != INVALID_SOCKET);
-    f.address = loopback(port);
+    f.address = net_loopback_address(port);
     return f;
 }
 
@@ -164,7 +155,7 @@ static struct sockaddr_in closed_port(void)
     SOCKET gone = net_listen_loopback(0, &port);
     assert_true(gone != INVALID_SOCKET);
     closesocket(gone);
-    return loopback(port);
+    return net_loopback_address(port);
 }
 
 static void a_refused_connect_ends_once(void **state)

@@ -15,7 +15,7 @@ bool net_startup(void)
     return true;
 }
 
-static struct sockaddr_in loopback_address(unsigned short port)
+struct sockaddr_in net_loopback_address(unsigned short port)
 {
     struct sockaddr_in address = {0};
     address.sin_family = AF_INET;
@@ -38,7 +38,7 @@ SOCKET net_listen_loopback(unsigned short port, unsigned short *bound_port)
     BOOL exclusive = TRUE;
     setsockopt(s, SOL_SOCKET, SO_EXCLUSIVEADDRUSE, (const char *)&exclusive, sizeof exclusive);
 
-    struct sockaddr_in address = loopback_address(port);
+    struct sockaddr_in address = net_loopback_address(port);
     int length = sizeof address;
     if (bind(s, (struct sockaddr *)&address, sizeof address) != 0 ||
         listen(s, SOMAXCONN) != 0 ||
@@ -56,7 +56,7 @@ SOCKET net_connect_loopback(unsigned short port)
     SOCKET s = socket(AF_INET, SOCK_STREAM, IPPROTO_TCP);
     if (s == INVALID_SOCKET)
         return INVALID_SOCKET;
-    struct sockaddr_in address = loopback_address(port);
+    struct sockaddr_in address = net_loopback_address(port);
     if (connect(s, (struct sockaddr *)&address, sizeof address) != 0) {
         int error = WSAGetLastError();
         closesocket(s);

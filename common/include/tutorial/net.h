@@ -17,6 +17,9 @@ bool net_startup(void);
  * INVALID_SOCKET after reporting the error. */
 SOCKET net_listen_loopback(unsigned short port, unsigned short *bound_port);
 
+/* The address 127.0.0.1:port. */
+struct sockaddr_in net_loopback_address(unsigned short port);
+
 /* A blocking TCP connection to 127.0.0.1:port, or INVALID_SOCKET (WSAGetLastError). */
 SOCKET net_connect_loopback(unsigned short port);
 
