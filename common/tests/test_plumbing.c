@@ -5,6 +5,7 @@
 
 #include "client.h"
 #include "tutorial/cli.h"
+#include "tutorial/errors.h"
 #include "tutorial/net.h"
 #include "tutorial/testkit.h"
 
@@ -114,6 +115,26 @@ static void after_a_hard_reset_a_send_fails_with_wsaeconnreset(void **state)
     closesocket(server);
 }
 
+static void every_winsock_error_the_tutorial_names_has_a_message(void **state)
+{
+    (void)state;
+    /* Wine 8's FormatMessage has none for these codes (on Windows it has): a line such as
+     * "... failed: WSAENOBUFS (10055): ..." must still say something a reader can use. */
+    static const DWORD codes[] = {WSAECONNRESET, WSAENOBUFS, WSAESHUTDOWN, WSAECONNREFUSED,
+                                  WSAEWOULDBLOCK, WSAENOTSOCK, WSAEINVAL, WSAEISCONN};
+    char name[32], message[256];
+    for (size_t i = 0; i < sizeof codes / sizeof codes[0]; i++) {
+        const char *text = error_message(codes[i], message, sizeof message);
+        DWORD back = 0;
+        assert_true(error_code_of(error_name(codes[i], name, sizeof name), &back));
+        assert_int_equal(back, codes[i]);
+        assert_true(strlen(text) > 0);
+        assert_null(strstr(text, "no message"));
+    }
+    /* A code nobody names still gets a line that says so. */
+    assert_non_null(strstr(error_message(0x2BADBEEF, message, sizeof message), "no message"));
+}
+
 static void frame_lengths_are_big_endian(void **state)
 {
     (void)state;
@@ -206,6 +227,7 @@ int main(void)
         cmocka_unit_test(
             the_frame_client_reads_the_greeting_sends_a_length_prefix_and_reads_one_frame),
         cmocka_unit_test(after_a_hard_reset_a_send_fails_with_wsaeconnreset),
+        cmocka_unit_test(every_winsock_error_the_tutorial_names_has_a_message),
         cmocka_unit_test(frame_lengths_are_big_endian),
         cmocka_unit_test(the_parser_rejects_values_out_of_range),
         cmocka_unit_test(the_client_program_rejects_a_bad_flag_with_status_2),
