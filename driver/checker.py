@@ -17,15 +17,18 @@ PASS, FAIL, NO_BUILD, MISSING, STEP_TESTS = "pass", "fail", "no-build", "missing
 PREFIX = r"^([0-9]+: )?"
 
 
-def checker_ctest(build, exercise_id, log_path, fixture=()):
-    """Runs the checker, its whole output in log_path. --no-tests=error: a checker that is
-    not registered (its step left out, a typo in a CMakeLists.txt) must fail, where ctest
-    would say "No tests were found" and pass."""
+def checker_ctest(build, exercise_id, log_path, fixture=(), key=""):
+    """Runs the checker, its whole output in log_path; key is the verdict key the checker
+    prints once every test has passed. --no-tests=error: a checker that is not registered
+    (its step left out, a typo in a CMakeLists.txt) must fail, where ctest would say "No
+    tests were found" and pass."""
     pattern = "^exercise\\." + exercise_id.replace(".", "\\.") + "$"
+    # The key goes to this run only, not to os.environ: grade runs checkers side by side.
+    run_env = dict(os.environ, TUTORIAL_VERDICT_KEY=key) if key else None
     with open(log_path, "w") as log:
         return subprocess.run(["ctest", "--test-dir", str(build), "-R", pattern,
                                "--no-tests=error", "-V"] + list(fixture),
-                              stdout=log, stderr=subprocess.STDOUT).returncode
+                              stdout=log, stderr=subprocess.STDOUT, env=run_env).returncode
 
 
 def verdict_key():
@@ -49,11 +52,7 @@ def checker_verdict(build, exercise, log_path, fixture=()):
     if not built:
         return MISSING if "unknown target" in read(log_path) else NO_BUILD
     key = verdict_key()
-    os.environ["TUTORIAL_VERDICT_KEY"] = key
-    try:
-        status = checker_ctest(build, exercise.id, log_path, fixture)
-    finally:
-        del os.environ["TUTORIAL_VERDICT_KEY"]
+    status = checker_ctest(build, exercise.id, log_path, fixture, key)
     return PASS if status == 0 and ran_to_the_end(read(log_path), key) else FAIL
 
 

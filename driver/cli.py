@@ -7,6 +7,8 @@ import build
 import checks
 import learner
 import programs
+import grading
+import handin
 import system
 import teacher
 import testing
@@ -35,11 +37,15 @@ HELP = """usage: ./tutorial <command> [args]
   watch [NN.K]       check again each time you save one of the exercise's files (Ctrl-C stops)
   reset NN.K         restore the files exercise NN.K has you edit, as they were handed out
                      (your version is kept in .progress/backups/)
+  submit [--name NAME]
+                     pack what your teacher grades into handin/NAME-TIME.zip: the exercises'
+                     files and .progress/ (your first predictions), not build/
   course-copy DIR    (teachers) the copy to hand out: no .git, no solutions/, the exercise
                      files kept in .pristine/ for reset and grade (docs/teaching.md)
-  grade [--csv FILE] DIR...
-                     (teachers) run every checker on the exercise files of each student's tree,
-                     on a clean copy of the tutorial; a table, and the same as CSV
+  grade [--csv FILE] [--rubric FILE] [--jobs N] DIR|ZIP...
+                     (teachers) run every checker on the exercise files of each student's tree
+                     or hand-in (submit's zip), on a clean copy of the tutorial, N students at
+                     once (as many as there are cores); a table, and a gradebook in grades/
   verify-exercises   (CI) every checker fails before, passes with its reference solution
                      (the step's tests too), twice more beside two busy loops
                      (TUTORIAL_VERIFY_RUNS=N: N runs in all), and fails with each anti-solution
@@ -90,8 +96,9 @@ COMMANDS = {
     "hint": learner.cmd_hint,
     "watch": learner.cmd_watch,
     "reset": learner.cmd_reset,
+    "submit": handin.cmd_submit,
     "course-copy": teacher.cmd_course_copy,
-    "grade": teacher.cmd_grade,
+    "grade": grading.cmd_grade,
     "verify-exercises": no_arguments(verify.cmd_verify_exercises),
     "bench": programs.cmd_bench,
     "docs": no_arguments(checks.cmd_docs),

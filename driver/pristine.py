@@ -77,10 +77,10 @@ def files_untouched(files, root=ROOT):
 
 def tracked_files(root=ROOT):
     """The files git lists in a tree, tracked or new but not ignored; in a tree that is no git
-    repository (a course copy as handed out), every file but the build's, progress and grades."""
+    repository (a course copy as handed out), every file but the build's, progress, grades and hand-ins."""
     listed = git(root, "ls-files", "-co", "--exclude-standard", "-z")
     if listed.returncode != 0:
-        return all_files(root, leave_out=("build", ".git", ".progress", "grades"))
+        return all_files(root, leave_out=("build", ".git", ".progress", "grades", "handin"))
     return [name for name in listed.stdout.decode().split("\0") if name]
 
 

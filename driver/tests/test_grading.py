@@ -12,7 +12,7 @@ from unittest import mock
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import exercises  # noqa: E402
 import gradebook  # noqa: E402
-import teacher  # noqa: E402
+import grading  # noqa: E402
 from gradebook import Result, Student  # noqa: E402
 
 EXERCISE = exercises.parse_row("04.1\textend\tBatches\t04-x/src/a.c 04-x/src/b.c\tstep-tests\n")
@@ -36,8 +36,8 @@ class Folders(unittest.TestCase):
             Path(log).write_text(log_text)
             return verdict
 
-        with mock.patch.object(teacher, "exercise_verdict", fake_verdict):
-            result = teacher.grade_one(self.work / "student", EXERCISE, self.work / "src",
+        with mock.patch.object(grading, "exercise_verdict", fake_verdict):
+            result = grading.grade_one(self.work / "student", EXERCISE, self.work / "src",
                                        self.work / "build", self.work / "reference", [])
         return result, seen
 
@@ -77,9 +77,9 @@ class Predictions(unittest.TestCase):
             "recorded: 2026-12-07T01:02:03Z\n==> 03-apc/exercises/prediction_03_1.txt <==\n"
             "# how many routines one wait runs\nroutines_per_wait = queued  # all of them\n"
             "#define PREDICTED_SLEEPS(n) (n) /* old style */\n")
-        self.assertEqual(teacher.student_prediction(student, "03.1"),
+        self.assertEqual(grading.student_prediction(student, "03.1"),
                          ("2026-12-07T01:02:03Z", "routines_per_wait = queued; SLEEPS(n) = (n)"))
-        self.assertEqual(teacher.student_prediction(student, "04.1"), ("", ""))
+        self.assertEqual(grading.student_prediction(student, "04.1"), ("", ""))
 
 
 class Gradebook(unittest.TestCase):
