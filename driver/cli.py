@@ -40,8 +40,10 @@ HELP = """usage: ./tutorial <command> [args]
   submit [--name NAME]
                      pack what your teacher grades into handin/NAME-TIME.zip: the exercises'
                      files and .progress/ (your first predictions), not build/
-  course-copy DIR    (teachers) the copy to hand out: no .git, no solutions/, the exercise
-                     files kept in .pristine/ for reset and grade (docs/teaching.md)
+  course-copy [--through NN] DIR
+                     (teachers) the copy to hand out: no .git, no solutions/, the exercise
+                     files kept in .pristine/ for reset and grade (docs/teaching.md); with
+                     --through, steps 01 to NN only (a later step answers an earlier exercise)
   grade [--csv FILE] [--rubric FILE] [--jobs N] DIR|ZIP...
                      (teachers) run every checker on the exercise files of each student's tree
                      or hand-in (submit's zip), on a clean copy of the tutorial, N students at

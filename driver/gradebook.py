@@ -38,8 +38,8 @@ def names_for(folders):
 def read_rubric(path, exercises, course_ids=None):
     """Points per exercise id of the exercises graded. A rubric file holds lines
     "NN.K <TAB or spaces> points"; '#' starts a comment. An exercise it leaves out gets its
-    kind's default; one of the course that is not graded this time (TUTORIAL_STEPS) is
-    skipped; an id the course does not have is refused."""
+    kind's default; one of the course that is not graded this time (TUTORIAL_STEPS), or of a
+    step the tree does not have, is skipped; another id the course does not have is refused."""
     points = {e.id: DEFAULT_POINTS.get(e.kind, 1) for e in exercises}
     known = set(course_ids or points)
     if path is None or not Path(path).is_file():
@@ -49,6 +49,8 @@ def read_rubric(path, exercises, course_ids=None):
         if not line:
             continue
         match = re.fullmatch(r"(0[1-8]\.[0-9]+)\s+([0-9]+)", line)
+        if match and match.group(1)[:2] not in {i[:2] for i in known}:
+            continue  # a step this course copy does not have yet (course-copy --through)
         if not match or match.group(1) not in known:
             refuse(f"{path}:{number}: expected an exercise id of this course and its points, "
                    f"e.g. '04.1 5', not '{line}'")

@@ -1,5 +1,6 @@
 """For teachers: the course copy to hand out (grading is in grading.py)."""
 import io
+import re
 import shutil
 import tarfile
 from pathlib import Path
@@ -31,20 +32,50 @@ def write_manifest(dest):
     return len(lines)
 
 
-def cmd_course_copy(args):
+def later_steps(through):
+    """git pathspecs that leave out the steps after through, with their chapters: a step's
+    code answers the exercises before it (step 07 is the fix of 06.2)."""
+    later = [f"0{n}" for n in range(int(through) + 1, 9)]
+    return [f":(exclude){n}-*" for n in later] + [f":(exclude)docs/{n}-*" for n in later]
+
+
+def leave_out_pages_quoting(dest, through):
+    """A page that quotes a left-out step's code is left out with it: the field guide quotes
+    step 07's server. Returns the pages left out."""
+    later = tuple(f"<!-- snippet: 0{n}-" for n in range(int(through) + 1, 9))
+    left_out = []
+    for page in sorted((dest / "docs").glob("*.md")):
+        if later and any(marker in page.read_text(encoding="utf-8") for marker in later):
+            page.unlink()
+            left_out.append(page.relative_to(dest).as_posix())
+    return left_out
+
+
+def parse_course_copy_args(args):
+    through = "08"
+    if args[:1] == ["--through"]:
+        if len(args) < 2 or not re.fullmatch(r"0[1-8]", args[1]):
+            usage_error("--through takes the last step to hand out, 01 to 08, e.g. --through 06")
+        through, args = args[1], args[2:]
     if len(args) != 1:
-        usage_error("course-copy needs the folder to make, e.g. ./tutorial course-copy ../course")
-    dest = Path(args[0])
+        usage_error("course-copy needs the folder to make, e.g. ./tutorial course-copy ../course"
+                    " (or --through 06 ../course: steps 01 to 06 only)")
+    return through, Path(args[0])
+
+
+def cmd_course_copy(args):
+    through, dest = parse_course_copy_args(args)
     if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
-        refuse(f"{args[0]} exists and is not an empty folder")
+        refuse(f"{dest} exists and is not an empty folder")
     if pristine.source() != pristine.GIT:
         refuse("course-copy copies git's HEAD: run it in a clone of the tutorial")
     if pristine.git(ROOT, "status", "--porcelain", "--untracked-files=no").stdout.strip():
         say("this tree has changes that are not committed: the copy has HEAD's files, without them")
     dest.mkdir(parents=True, exist_ok=True)
     dest = dest.resolve()
-    git_archive(dest, ".", ":(exclude)solutions")  # solutions/ stays with the teacher
+    git_archive(dest, ".", ":(exclude)solutions", *later_steps(through))  # solutions/ stays with the teacher
     keep_progress_in_git(dest)
+    pages_left_out = leave_out_pages_quoting(dest, through)
     count = 0
     for e in ex.all_exercises(dest):
         for name in e.files:
@@ -57,6 +88,10 @@ def cmd_course_copy(args):
     (dest / ".pristine" / "VERSION").write_text(head + "\n", encoding="utf-8")
     files = write_manifest(dest)
     say(f"course copy in {dest}: {files} files, no .git, no solutions/, {count} exercise files kept in .pristine/")
+    if through != "08":
+        say(f"steps 01 to {through} only, with their chapters; also left out, for quoting a later step: "
+            f"{', '.join(pages_left_out) or 'nothing'}. To hand out the next step, make a new copy with"
+            f" --through {int(through) + 1:02d} and copy it over this one.")
 
 
 def keep_progress_in_git(dest):

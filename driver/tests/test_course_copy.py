@@ -56,3 +56,31 @@ class CourseCopy(FakeTreeTest):
         backups = list((self.tree / ".progress" / "backups").glob("01.1-*/01-one/exercises/answer.h"))
         self.assertEqual(len(backups), 1)
         self.assertIn("42", backups[0].read_text())
+
+
+class CourseCopyThroughAStep(FakeTreeTest):
+    def test_the_steps_after_through_are_left_out_with_the_pages_that_quote_them(self):
+        self.write("02-two/exercises/exercises.tsv", "02.1\tfind the bug\tThe fix\t02-two/exercises/bug.c\n")
+        self.write("02-two/exercises/bug.c", "int bug;\n")
+        self.write("docs/02-two.md", "# Chapter 2\n")
+        self.write("docs/guide.md", "<!-- snippet: 02-two/exercises/bug.c#all -->\n")
+        self.write("docs/primer.md", "<!-- snippet: 01-one/exercises/answer.h#all -->\n")
+        self.git("add", ".")
+        self.git("-c", "user.name=test", "-c", "user.email=test@example.invalid", "commit", "-qm", "two")
+        course = self.work / "course"
+        status, output = self.tutorial("course-copy", "--through", "01", str(course))
+        self.assertEqual(status, 0, output)
+        self.assertIn("steps 01 to 01 only", output)
+        self.assertTrue((course / "01-one" / "exercises" / "answer.h").is_file())
+        for left_out in ("02-two", "docs/02-two.md", "docs/guide.md"):
+            self.assertFalse((course / left_out).exists(), left_out)
+        self.assertTrue((course / "docs" / "primer.md").is_file())
+        self.assertNotIn("02-two", self.read(".pristine/MANIFEST.sha256", tree=course))
+        self.assertIn("01.1", self.tutorial("exercises", tree=course)[1])
+        self.assertNotIn("02.1", self.tutorial("exercises", tree=course)[1])
+
+    def test_a_bad_through_is_refused_with_status_2(self):
+        for args in (["--through", "9"], ["--through"], ["--through", "1", "x"]):
+            with self.subTest(args=args):
+                status, output = self.tutorial("course-copy", *args, str(self.work / "c"))
+                self.assertEqual(status, 2, output)

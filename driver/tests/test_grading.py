@@ -112,15 +112,19 @@ class Gradebook(unittest.TestCase):
         rubric.write_text("01.1 7\n08.2 3\n")  # 08.2: of the course, not graded this time
         self.assertEqual(gradebook.read_rubric(rubric, self.EXERCISES, ["01.1", "03.1", "08.2"]),
                          {"01.1": 7, "03.1": 2})
+        rubric.write_text("01.1 7\n07.4 9\n")  # 07.4: a step a course copy --through 06 leaves out
+        self.assertEqual(gradebook.read_rubric(rubric, self.EXERCISES, ["01.1", "03.1"]),
+                         {"01.1": 7, "03.1": 2})
 
     def test_a_rubric_line_that_is_not_an_exercise_and_points_is_refused(self):
         from ui import Stop
         rubric = self.work / "rubric.tsv"
-        rubric.write_text("09.9 4\n")
-        with self.assertRaises(Stop) as refused:
-            gradebook.read_rubric(rubric, self.EXERCISES)
-        self.assertEqual(refused.exception.status, 2)
-        self.assertIn("rubric.tsv:1", refused.exception.message)
+        for line in ("09.9 4\n", "# a typo in a step the course has\n01.7 4\n"):
+            rubric.write_text(line)
+            with self.assertRaises(Stop) as refused:
+                gradebook.read_rubric(rubric, self.EXERCISES)
+            self.assertEqual(refused.exception.status, 2)
+            self.assertIn("rubric.tsv:", refused.exception.message)
 
     def test_the_csv_is_a_gradebook_one_row_per_student_with_points_and_total(self):
         path = self.work / "grades.csv"
