@@ -40,12 +40,13 @@ def files_to_hand_in(root=ROOT):
     names = set()
     for e in ex.all_exercises(root):
         names.update(n for n in e.files if (root / n).is_file())
-    for name in pristine.all_files(root, leave_out=("build", ".git", "handin", "grades")):
+    every = pristine.all_files(root, leave_out=("build", ".git", "handin", "grades"))
+    common = [n for n in every if n.startswith("common/")]
+    names.update(set(common) - pristine.unchanged(common, root))
+    for name in every:
         if FOLDER_OF_STEP.match(name):
             names.add(name)
         elif name.startswith(".progress/") and not name.startswith(".progress/backups/"):
-            names.add(name)
-        elif name.startswith("common/") and pristine.show(name, root) != (root / name).read_bytes():
             names.add(name)
     if (root / ".pristine" / "VERSION").is_file():
         names.add(".pristine/VERSION")
