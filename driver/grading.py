@@ -120,7 +120,8 @@ def failure_words(log_text):
         return "its checker ran out of time (it waited for something that never came)"
     words = [w.strip() for w in checker_words(log_text)
              if w.strip() and not w.startswith("seed:")][:2]
-    return " / ".join(words)[:240] or "the checker fails"
+    said = " / ".join(words)
+    return (said[:237] + "...") if len(said) > 240 else (said or "the checker fails")
 
 
 def parse_grade_args(args):
