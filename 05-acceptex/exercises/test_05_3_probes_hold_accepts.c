@@ -290,11 +290,13 @@ static void print_round(const inputs *in, const measured *m)
 }
 
 /* Two sets of numbers for a part, different in every answer that depends on them, so
- * that no constant fits both. */
+ * that no constant fits both. In part 2, at least one set has more probes than accepts:
+ * with exactly as many, part 1's formulas would give part 2's answers too. */
 static bool differ(const inputs *a, const inputs *b, bool outnumbered)
 {
     if (outnumbered)
-        return a->accepts != b->accepts && a->clients != b->clients;
+        return a->accepts != b->accepts && a->clients != b->clients &&
+               (a->probes > a->accepts || b->probes > b->accepts);
     return a->accepts - a->probes != b->accepts - b->probes && a->probes != b->probes &&
            a->clients - a->accepts + a->probes != b->clients - b->accepts + b->probes;
 }
