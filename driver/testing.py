@@ -1,5 +1,5 @@
-"""./tutorial test, and the step tests an exercise needs, with the rerun of a test that Wine
-never started."""
+"""./tutorial test, and the step tests an exercise needs, both with the rerun of a test that
+Wine never started."""
 import re
 import subprocess
 import sys
@@ -37,8 +37,34 @@ def cmd_test(args):
     named = " " + " ".join(labels) if labels else ""
     say(f"testing{named}{' (' + system.UNDER.strip() + ')' if system.UNDER else ''}{note}")
     # -j4 on two cores: the tests spend most of their time waiting on sockets and timers.
-    return subprocess.run(["ctest", "--test-dir", str(build_dir()), "-j4", "--output-on-failure",
-                           "-LE", leave_out] + selection).returncode
+    status, text = run_and_show(["ctest", "--test-dir", str(build_dir()), "-j4", "--output-on-failure",
+                                 "-LE", leave_out] + selection)
+    if status == 0 or not only_silent_failures(text):
+        return status
+    return run_and_show(["ctest", "--test-dir", str(build_dir()), "--rerun-failed", "-j4",
+                         "--output-on-failure"])[0]
+
+
+def run_and_show(command):
+    """Runs command, printing its output as it comes; returns (status, the output)."""
+    seen = []
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                          errors="replace") as running:
+        for line in running.stdout:
+            sys.stdout.write(line)
+            seen.append(line)
+    return running.returncode, "".join(seen)
+
+
+def only_silent_failures(log_text):
+    """True when every failed test of the log is one Wine never started (silent_failures):
+    they are run once more, and said so."""
+    silent = silent_failures(log_text)
+    if not silent or len(silent) != len(FAILED.findall(log_text)):
+        return False
+    print(f"  (ended at once without printing a line, so Wine did not start it; run again: "
+          f"{', '.join(silent)})", file=sys.stderr)
+    return True
 
 
 def silent_failures(log_text):
@@ -101,12 +127,8 @@ def step_tests_pass(build, step, log_path, fixture):
                            "^(exercise|thorough)$", "-j4", "--no-tests=error", "--output-on-failure"]
                           + fixture, stdout=log, stderr=log).returncode == 0:
             return True
-    text = open(log_path, errors="replace").read()
-    silent = silent_failures(text)
-    if not silent or len(silent) != len(FAILED.findall(text)):
+    if not only_silent_failures(open(log_path, errors="replace").read()):
         return False
-    print(f"  (ended at once without printing a line, so Wine did not start it; run again: "
-          f"{', '.join(silent)})", file=sys.stderr)
     with open(log_path, "a") as log:
         return subprocess.run(["ctest", "--test-dir", str(build), "--rerun-failed", "-j4",
                                "--output-on-failure"] + fixture, stdout=log, stderr=log).returncode == 0

@@ -2,8 +2,9 @@
 import io
 import sys
 import unittest
-from contextlib import redirect_stderr
+from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
+from unittest import mock
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import build  # noqa: E402
@@ -39,6 +40,34 @@ class Progress(unittest.TestCase):
         lines = ["[1/2] Building C object a.o\n", "a.c:1:1: error: oops\n", "-- Configuring done\n"]
         shown, _ = self.run_filter(lines, [0])
         self.assertEqual(shown, ["a.c:1:1: error: oops"])
+
+
+class TestCommand(unittest.TestCase):
+    SILENT = "21/39 Test #31: step04.iocp_rules ......***Failed    0.27 sec\n\n97% tests passed, 1 tests failed\n"
+    REAL = "21/39 Test #31: step04.iocp_rules ......***Failed    0.27 sec\n[  FAILED  ] a_test\n"
+
+    def run_test_command(self, first_log):
+        runs = []
+
+        def fake_run(command):
+            runs.append(command)
+            return (8, first_log) if len(runs) == 1 else (0, "")
+
+        with mock.patch.object(testing, "run_and_show", fake_run), \
+                mock.patch.object(testing, "cmd_build", lambda: None), \
+                redirect_stdout(io.StringIO()), redirect_stderr(io.StringIO()) as said:
+            status = testing.cmd_test(["04"])
+        return status, runs, said.getvalue()
+
+    def test_a_test_wine_never_started_is_run_once_more_and_said_so(self):
+        status, runs, said = self.run_test_command(self.SILENT)
+        self.assertEqual(status, 0)
+        self.assertIn("--rerun-failed", runs[1])
+        self.assertIn("run again: step04.iocp_rules", said)
+
+    def test_a_test_that_printed_its_failure_is_not_run_again(self):
+        status, runs, _ = self.run_test_command(self.REAL)
+        self.assertEqual((status, len(runs)), (8, 1))
 
 
 class SilentFailures(unittest.TestCase):
