@@ -7,7 +7,9 @@
  * - the non-blocking recv returning everything, short reads, WSAEWOULDBLOCK, 0 (the peer
  *   closed) and errors: the checker stands in for recv in the program's imports
  *   (tutorial/import_hook.h), and only on the connection under test;
- * - the socket disposed while its zero read waits.
+ * - the socket disposed while its zero read waits;
+ * - a worker thread that takes the packet and handles it, to the end of the connection,
+ *   before the WSARecv of zero_read_start has returned (the checker's own WSARecv waits).
  * The checker is the completion handler's caller: it takes each packet off the port, hands
  * it to zero_read_completed, and compares the answer with what is alive (the registry's
  * socket objects, the IN context's "in progress" bit). The checker also stands in for malloc,
@@ -439,10 +441,16 @@ static void a_zero_read_done_at_once_then_the_peer_closes(void **state)
     steer_reads(INVALID_SOCKET);
     send_from_peer(c, (size_t)ck_random(1, 2 * ZERO_READ_CHUNK));
     tk_wait_readable(c->handle, TK_PROMPT_MS); /* there before the call */
+    set_plan("receive#1=now"); /* and the call says it finished at once, every time */
     expect_started(c, "a connection with bytes waiting");
     pump_until_delivered(0, 1, "a zero read done at once");
     assert_int_equal(shutdown(c->peer, SD_SEND), 0); /* recv then returns 0 */
     pump_until_gone(c, "a peer that closed (recv returned 0)");
+    long fired = fault_plan_fired("receive");
+    set_plan(NULL);
+    if (fired != 1)
+        fail_msg("expected zero_read_start to call WSARecv (which the checker answered \"done "
+                 "at once\"); it was not called");
     assert_nothing_left(before, "a peer that closed");
     closesocket(c->peer);
 }
@@ -593,6 +601,121 @@ static void a_read_that_fails_ends_the_connection(void **state)
     a_new_client_is_served("a recv that failed");
 }
 
+/* ---- a worker that takes the packet before the start returns ------------------------------
+ *
+ * On a server, workers wait on the port while other threads start operations: the packet of
+ * a zero read that finished at once can be taken and handled on another processor before
+ * WSARecv has even returned to zero_read_start. The checker makes that happen: its own
+ * WSARecv (through the program's imports) makes the call, then waits, bounded, until a
+ * worker thread has handled the packet, here to the end of the connection, and only then
+ * returns to zero_read_start. Whatever zero_read_start does after the call then runs on a
+ * context that the worker may already have freed (the page heap stops the process). */
+
+enum { EARLY_HANDLE_MS = 4 * TK_PROMPT_MS };
+
+typedef int(WSAAPI *wsarecv_function)(SOCKET, LPWSABUF, DWORD, LPDWORD, LPDWORD,
+                                      LPWSAOVERLAPPED, LPWSAOVERLAPPED_COMPLETION_ROUTINE);
+static wsarecv_function real_wsarecv;
+
+static struct {
+    volatile LONG armed;   /* the next WSARecv waits until the worker is done              */
+    HANDLE done;           /* set by the worker when it stops                              */
+    volatile LONG waited;  /* WSARecv calls that waited, and found the worker done         */
+    connection *c;         /* the worker's connection; written before the worker starts   */
+    int packets, strangers;
+    bool gone;
+} early;
+
+static int WSAAPI wsarecv_handled_at_once(SOCKET s, LPWSABUF buffers, DWORD count,
+                                          LPDWORD received, LPDWORD flags,
+                                          LPWSAOVERLAPPED overlapped,
+                                          LPWSAOVERLAPPED_COMPLETION_ROUTINE routine)
+{
+    int answer = real_wsarecv(s, buffers, count, received, flags, overlapped, routine);
+    int error = WSAGetLastError();
+    if (overlapped != NULL && InterlockedExchange(&early.armed, 0) != 0 &&
+        WaitForSingleObject(early.done, EARLY_HANDLE_MS) == WAIT_OBJECT_0)
+        InterlockedIncrement(&early.waited);
+    WSASetLastError(error);
+    return answer;
+}
+
+/* The worker: hands the connection's packets to zero_read_completed until it is gone (or,
+ * bounded, until none comes). It cannot fail the test (cmocka's failures belong to the
+ * test's own thread): it records, and the test reads after joining it. */
+static DWORD WINAPI early_worker(void *argument)
+{
+    (void)argument;
+    while (!early.gone && early.packets < 64) {
+        DWORD bytes = 0;
+        ULONG_PTR key = 0;
+        OVERLAPPED *overlapped = NULL;
+        BOOL ok = GetQueuedCompletionStatus(test_port, &bytes, &key, &overlapped,
+                                            EARLY_HANDLE_MS);
+        DWORD error = ok ? 0 : GetLastError();
+        if (overlapped == NULL)
+            break;
+        if (overlapped != &early.c->in->overlapped) {
+            early.strangers++;
+            continue;
+        }
+        early.packets++;
+        if (!zero_read_completed(early.c->in, bytes, error))
+            early.gone = true;
+    }
+    SetEvent(early.done);
+    return 0;
+}
+
+static void a_packet_handled_before_its_start_returns(void **state)
+{
+    (void)state;
+    if (real_wsarecv == NULL) {
+        early.done = CreateEventW(NULL, TRUE, FALSE, NULL);
+        assert_non_null(early.done);
+        real_wsarecv = (wsarecv_function)tk_hook_import("WSARecv",
+                                                        (tk_function)wsarecv_handled_at_once);
+        if (real_wsarecv == NULL)
+            fail_msg("the checker could not watch WSARecv in the program's imports");
+    }
+    baseline before = now();
+    connection *c = open_connection();
+    steer_reads(INVALID_SOCKET);
+    send_from_peer(c, (size_t)ck_random(1, ZERO_READ_CHUNK - 1));
+    assert_int_equal(shutdown(c->peer, SD_SEND), 0); /* the bytes, then the end */
+    tk_wait_readable(c->handle, TK_PROMPT_MS);
+    early.c = c;
+    early.packets = early.strangers = 0;
+    early.gone = false;
+    early.waited = 0;
+    ResetEvent(early.done);
+    HANDLE thread = CreateThread(NULL, 0, early_worker, NULL, 0, NULL);
+    assert_non_null(thread);
+    InterlockedExchange(&early.armed, 1);
+    DWORD answer = zero_read_start(c->s); /* returns once the worker is done */
+    InterlockedExchange(&early.armed, 0);
+    bool joined = WaitForSingleObject(thread, 2 * EARLY_HANDLE_MS) == WAIT_OBJECT_0;
+    CloseHandle(thread);
+    if (!joined)
+        fail_msg("expected the checker's worker to be done within %d ms; it was still "
+                 "handling packets", 2 * EARLY_HANDLE_MS);
+    if (answer != 0)
+        fail_msg("expected zero_read_start to return 0 (its WSARecv started); it returned %lu",
+                 (unsigned long)answer);
+    if (early.waited != 1)
+        fail_msg("expected zero_read_start to make one overlapped WSARecv, whose packet a "
+                 "worker took and handled before the call returned; it had not");
+    if (early.strangers != 0)
+        fail_msg("%d packet(s) came for an OVERLAPPED the checker did not start",
+                 early.strangers);
+    if (!early.gone)
+        fail_msg("expected the worker to end the connection: its peer sent bytes and closed");
+    c->gone = true;
+    assert_delivered_whole(c, "bytes whose packet a worker took before the start returned");
+    assert_nothing_left(before, "a packet handled before its start returned");
+    closesocket(c->peer);
+}
+
 static void idle_connections_hold_no_receive_buffers(void **state)
 {
     (void)state;
@@ -668,6 +791,7 @@ int main(void)
         ON_ITS_OWN_PORT(short_reads_deliver_every_byte_in_order),
         ON_ITS_OWN_PORT(a_read_that_fails_ends_the_connection),
         ON_ITS_OWN_PORT(idle_connections_hold_no_receive_buffers),
+        ON_ITS_OWN_PORT(a_packet_handled_before_its_start_returns),
     };
     return CK_RUN_CHECKER("exercise 07.4", tests, watch_everything, tk_winsock_down);
 }
