@@ -22,14 +22,15 @@ HELP = """usage: ./tutorial <command> [args]
   build              build every step (mingw-w64)
   test [NN|docs...] [--thorough]
                      build, then run all tests, or those of steps NN (e.g. ./tutorial test 04);
-                     --thorough adds the long ones (labelled thorough), as CI does
+                     the long ones (labelled thorough) run with --thorough, as CI does, or when
+                     steps are named
   run NN [ARGS...]   run step NN's server under Wine, e.g. ./tutorial run 04 --port 0
   demo [--resets N] [--seconds N]
                      step 06 and step 07 side by side under the same reset storm, with a chart
   run PROGRAM [ARGS] run another program of build/mingw-wine/bin, e.g. ./tutorial run client --help
   exercises          list the exercises, which you have done, and the files each has you edit
   next [--skip]      the first exercise not done yet, in the teaching page's order (in each
-                     step the short ones first): where to read, what to edit;
+                     step the short ones first; the capstone last): where to read, what to edit;
                      --skip puts it off until the others are done or skipped
   check NN.K         check your work on exercise NN.K (e.g. ./tutorial check 04.1); for a
                      predict exercise, your first prediction is recorded first (.progress/)

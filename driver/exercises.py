@@ -43,6 +43,10 @@ class Exercise:
         return "exercise_" + self.id.replace(".", "_")
 
     @property
+    def is_capstone(self):
+        return self.title.startswith("Capstone")
+
+    @property
     def needs_step_tests(self):
         return "step-tests" in self.needs
 
@@ -151,8 +155,9 @@ def set_mark(exercise_id, kind, present, root=ROOT):
 
 def course_order(exercises):
     """The order next offers them in, the teaching page's: step by step, and within a step the
-    short exercises (predict, find the bug) before the long ones (extend)."""
-    return sorted(exercises, key=lambda e: (e.step, e.kind == "extend", e.id))
+    short exercises (predict, find the bug) before the long ones (extend); the capstone (its
+    title says "Capstone"), the course's final project, last of all."""
+    return sorted(exercises, key=lambda e: (e.is_capstone, e.step, e.kind == "extend", e.id))
 
 
 def first_not_done(root=ROOT):

@@ -51,6 +51,17 @@ def leave_out_pages_quoting(dest, through):
     return left_out
 
 
+def say_what_comes_later(readme, through):
+    """A copy --through NN says so under the README's title: its links to later chapters do
+    not work yet."""
+    if not readme.is_file():
+        return
+    title, _, rest = readme.read_text(encoding="utf-8").partition("\n")
+    note = (f"> This course copy has steps 01 to {through}. The later steps and their chapters come"
+            " later in the course: until then, links to them do not work.")
+    readme.write_text(f"{title}\n\n{note}\n{rest}", encoding="utf-8")
+
+
 def parse_course_copy_args(args):
     through = "08"
     if args[:1] == ["--through"]:
@@ -76,6 +87,8 @@ def cmd_course_copy(args):
     git_archive(dest, ".", ":(exclude)solutions", *later_steps(through))  # solutions/ stays with the teacher
     keep_progress_in_git(dest)
     pages_left_out = leave_out_pages_quoting(dest, through)
+    if through != "08":
+        say_what_comes_later(dest / "README.md", through)
     count = 0
     for e in ex.all_exercises(dest):
         for name in e.files:
@@ -90,8 +103,8 @@ def cmd_course_copy(args):
     say(f"course copy in {dest}: {files} files, no .git, no solutions/, {count} exercise files kept in .pristine/")
     if through != "08":
         say(f"steps 01 to {through} only, with their chapters; also left out, for quoting a later step: "
-            f"{', '.join(pages_left_out) or 'nothing'}. To hand out the next step, make a new copy with"
-            f" --through {int(through) + 1:02d} and copy it over this one.")
+            f"{', '.join(pages_left_out) or 'nothing'}. To hand out the rest later, make a new copy from the"
+            " same commit (docs/teaching.md, \"The course loop\", says how to hand it out).")
 
 
 def keep_progress_in_git(dest):

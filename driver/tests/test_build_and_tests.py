@@ -105,6 +105,12 @@ class CourseOrder(unittest.TestCase):
                                                  "02.1\textend\tc\tf", "02.2\tfind the bug\td\tf")]
         self.assertEqual([e.id for e in exercises.course_order(rows)], ["01.2", "01.1", "02.2", "02.1"])
 
+    def test_the_capstone_comes_last_of_all(self):
+        import exercises
+        rows = [exercises.parse_row(r) for r in ("01.3\textend\tCapstone: all of it\tf", "01.1\textend\ta\tf",
+                                                 "02.1\tpredict\tc\tf")]
+        self.assertEqual([e.id for e in exercises.course_order(rows)], ["01.1", "02.1", "01.3"])
+
 
 if __name__ == "__main__":
     unittest.main()

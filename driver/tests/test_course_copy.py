@@ -63,6 +63,7 @@ class CourseCopyThroughAStep(FakeTreeTest):
         self.write("02-two/exercises/exercises.tsv", "02.1\tfind the bug\tThe fix\t02-two/exercises/bug.c\n")
         self.write("02-two/exercises/bug.c", "int bug;\n")
         self.write("docs/02-two.md", "# Chapter 2\n")
+        self.write("README.md", "# The tutorial\n\nRead [chapter 2](docs/02-two.md).\n")
         self.write("docs/guide.md", "<!-- snippet: 02-two/exercises/bug.c#all -->\n")
         self.write("docs/primer.md", "<!-- snippet: 01-one/exercises/answer.h#all -->\n")
         self.git("add", ".")
@@ -75,6 +76,7 @@ class CourseCopyThroughAStep(FakeTreeTest):
         for left_out in ("02-two", "docs/02-two.md", "docs/guide.md"):
             self.assertFalse((course / left_out).exists(), left_out)
         self.assertTrue((course / "docs" / "primer.md").is_file())
+        self.assertIn("has steps 01 to 01", self.read("README.md", tree=course))
         self.assertNotIn("02-two", self.read(".pristine/MANIFEST.sha256", tree=course))
         self.assertIn("01.1", self.tutorial("exercises", tree=course)[1])
         self.assertNotIn("02.1", self.tutorial("exercises", tree=course)[1])
