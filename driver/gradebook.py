@@ -25,6 +25,7 @@ class Student:
     results: dict = field(default_factory=dict)      # exercise id -> Result
     flags: list = field(default_factory=list)
     predictions: dict = field(default_factory=dict)  # exercise id -> (UTC time, values)
+    hints: dict = field(default_factory=dict)        # exercise id -> "N of M" stages seen, or ""
 
 
 def names_for(folders):
@@ -90,18 +91,19 @@ def as_text(value):
 
 def write_csv(path, students, exercises, points):
     """One row per student: total, out of, flags, points per exercise, why each failure, first
-    predictions."""
+    predictions, hint stages seen."""
     ids = [e.id for e in exercises]
     header = ["student", "total", "out of", "flags"] + [f"ex {i} ({points[i]} pts)" for i in ids] \
-        + ["why not", "first predictions"]
+        + ["why not", "first predictions", "hints seen"]
     lines = [",".join(as_text(h) for h in header)]
     for s in students:
         earned = [points[i] if s.results[i].status == "pass" else 0 for i in ids]
         why = "; ".join(f"{i}: {s.results[i].status}{' - ' + s.results[i].detail if s.results[i].detail else ''}"
                         for i in ids if s.results[i].status != "pass")
         predicted = "; ".join(f"{i} at {t}: {v}" for i, (t, v) in s.predictions.items() if v)
+        hinted = "; ".join(f"{i}: {seen}" for i, seen in s.hints.items() if seen)
         cells = [as_text(s.name), str(sum(earned)), str(sum(points.values())), as_text("; ".join(s.flags))]
-        lines.append(",".join(cells + [str(p) for p in earned] + [as_text(why), as_text(predicted)]))
+        lines.append(",".join(cells + [str(p) for p in earned] + [as_text(why), as_text(predicted), as_text(hinted)]))
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     Path(path).write_text("\n".join(lines) + "\n", encoding="utf-8")
 

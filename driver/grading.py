@@ -63,6 +63,18 @@ PREDICTED_DEFINE = re.compile(r"^#define PREDICTED_([A-Z0-9_]+(\([^)]*\))?)\s+(.
 PREDICTED_ASSIGNMENT = re.compile(r"^\s*([a-z_][a-z0-9_]*)\s*=\s*(.*\S)\s*$")
 
 
+def hints_seen(student, exercise_id, reference):
+    """"N of M" hint stages a student's .progress/ says were shown, or "" for none."""
+    record = student / ".progress" / f"{exercise_id}.hint"
+    try:
+        shown = int(record.read_text(encoding="utf-8", errors="replace").strip() or 0) if record.is_file() else 0
+    except ValueError:
+        return ""
+    path = ex.hint_file(exercise_id, reference)
+    stages = len(ex.hint_stages(path)) if path else 0
+    return f"{min(shown, stages) if stages else shown} of {stages}" if shown > 0 else ""
+
+
 def student_prediction(student, exercise_id):
     """The first prediction a student recorded: (UTC time, "NAME = value; ..."), or ("", "")."""
     record = student / ".progress" / f"{exercise_id}.prediction"
@@ -193,6 +205,7 @@ def grade_student(s, exercises, lane, reference):
     for e in exercises:
         s.results[e.id] = grade_one(s.folder, e, lane.src, lane.build, reference, lane.fixture)
         s.predictions[e.id] = student_prediction(s.folder, e.id)
+        s.hints[e.id] = hints_seen(s.folder, e.id, reference)
     s.flags = gradebook.flags_for(s, reference, exercises)
 
 

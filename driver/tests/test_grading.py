@@ -94,7 +94,7 @@ class Gradebook(unittest.TestCase):
         alice = Student("secA/alice", self.work / "secA/alice",
                         {"01.1": Result("pass"), "03.1": Result("fail", "predicted 1, measured 2")},
                         ["edited checker or test file: 01-x/exercises/test.c"],
-                        {"03.1": ("2026-12-07T01:02:03Z", "x = 1")})
+                        {"03.1": ("2026-12-07T01:02:03Z", "x = 1")}, {"01.1": "2 of 3", "03.1": ""})
         bob = Student("secB/alice", self.work / "secB/alice",
                       {"01.1": Result("not attempted"), "03.1": Result("pass")}, [], {})
         return [alice, bob]
@@ -134,8 +134,20 @@ class Gradebook(unittest.TestCase):
         self.assertEqual(rows[1][:6], ["secA/alice", "5", "7", "edited checker or test file: 01-x/exercises/test.c", "5", "0"])
         self.assertEqual(rows[1][6], "03.1: fail - predicted 1, measured 2")
         self.assertEqual(rows[1][7], "03.1 at 2026-12-07T01:02:03Z: x = 1")
+        self.assertEqual((rows[0][8], rows[1][8], rows[2][8]), ("hints seen", "01.1: 2 of 3", ""))
         self.assertEqual(rows[2][:6], ["secB/alice", "2", "7", "", "0", "2"])
         self.assertEqual(len(rows), 3)
+
+    def test_the_hint_stages_a_student_saw_are_read_from_progress(self):
+        student, reference = self.work / "secA" / "carol", self.work / "reference"
+        (reference / "04-x" / "exercises" / "hints").mkdir(parents=True)
+        (reference / "04-x" / "exercises" / "hints" / "04.1.md").write_text("one\n---\ntwo\n---\nthree\n")
+        (student / ".progress").mkdir(parents=True)
+        (student / ".progress" / "04.1.hint").write_text("2\n")
+        self.assertEqual(grading.hints_seen(student, "04.1", reference), "2 of 3")
+        self.assertEqual(grading.hints_seen(student, "04.2", reference), "")
+        (student / ".progress" / "04.1.hint").write_text("many\n")
+        self.assertEqual(grading.hints_seen(student, "04.1", reference), "")
 
     def test_a_cell_that_reads_as_a_number_is_kept_as_text(self):
         self.assertEqual(gradebook.as_text("0012"), '="0012"')
