@@ -9,7 +9,10 @@
  *   (tutorial/import_hook.h), and only on the connection under test;
  * - the socket disposed while its zero read waits;
  * - a worker thread that takes the packet and handles it, to the end of the connection,
- *   before the WSARecv of zero_read_start has returned (the checker's own WSARecv waits).
+ *   before the WSARecv of zero_read_start has returned (the checker's own WSARecv waits),
+ *   at the first start and at the restart inside the completion;
+ * - two worker threads whose reads of two connections overlap (the checker's recv makes
+ *   them meet): a buffer shared by every connection hands one the other's bytes.
  * The checker is the completion handler's caller: it takes each packet off the port, hands
  * it to zero_read_completed, and compares the answer with what is alive (the registry's
  * socket objects, the IN context's "in progress" bit). The checker also stands in for malloc,
@@ -167,8 +170,44 @@ static struct {
     size_t range_length[256];
 } reads;
 
+/* Two reads at once, on two threads (see a_read_on_each_of_two_workers_at_once): the first
+ * read of connection A reads its bytes, then waits, bounded, until connection B's first read
+ * has read B's bytes too; B's read waits until A's has read. Two buffers of their own each
+ * keep their own bytes; one buffer for both holds B's bytes when A's are handed on. */
+static struct {
+    SOCKET a, b;           /* INVALID_SOCKET: no meeting planned */
+    HANDLE a_read, b_read; /* set once each side's read has read */
+    volatile LONG a_left, b_left, met;
+} meeting = {INVALID_SOCKET, INVALID_SOCKET, NULL, NULL, 0, 0, 0};
+
+static int WSAAPI recv_at_the_meeting(SOCKET s, char *buffer, int length, int flags)
+{
+    if (s == meeting.a && InterlockedExchange(&meeting.a_left, 0) != 0) {
+        int answer = real_recv(s, buffer, length, flags);
+        int error = WSAGetLastError();
+        SetEvent(meeting.a_read);
+        if (WaitForSingleObject(meeting.b_read, 4 * TK_PROMPT_MS) == WAIT_OBJECT_0)
+            InterlockedIncrement(&meeting.met);
+        WSASetLastError(error);
+        return answer;
+    }
+    if (s == meeting.b && InterlockedExchange(&meeting.b_left, 0) != 0) {
+        bool a_has_read = WaitForSingleObject(meeting.a_read, 4 * TK_PROMPT_MS) == WAIT_OBJECT_0;
+        int answer = real_recv(s, buffer, length, flags);
+        int error = WSAGetLastError();
+        SetEvent(meeting.b_read);
+        if (a_has_read)
+            InterlockedIncrement(&meeting.met);
+        WSASetLastError(error);
+        return answer;
+    }
+    return real_recv(s, buffer, length, flags);
+}
+
 static int WSAAPI watched_recv(SOCKET s, char *buffer, int length, int flags)
 {
+    if (s == meeting.a || s == meeting.b)
+        return recv_at_the_meeting(s, buffer, length, flags);
     reads.calls++;
     if (reads.ranges < 256) {
         reads.range_start[reads.ranges] = buffer;
@@ -619,6 +658,8 @@ static wsarecv_function real_wsarecv;
 
 static struct {
     volatile LONG armed;   /* the next WSARecv waits until the worker is done              */
+    SOCKET close_first;    /* when not INVALID_SOCKET: that peer shuts down its side, and
+                              its end has arrived, before the armed WSARecv is made        */
     HANDLE done;           /* set by the worker when it stops                              */
     volatile LONG waited;  /* WSARecv calls that waited, and found the worker done         */
     connection *c;         /* the worker's connection; written before the worker starts   */
@@ -631,10 +672,14 @@ static int WSAAPI wsarecv_handled_at_once(SOCKET s, LPWSABUF buffers, DWORD coun
                                           LPWSAOVERLAPPED overlapped,
                                           LPWSAOVERLAPPED_COMPLETION_ROUTINE routine)
 {
+    bool armed = overlapped != NULL && InterlockedExchange(&early.armed, 0) != 0;
+    if (armed && early.close_first != INVALID_SOCKET) {
+        shutdown(early.close_first, SD_SEND); /* the call then finishes at once */
+        tk_wait_readable(s, TK_PROMPT_MS);
+    }
     int answer = real_wsarecv(s, buffers, count, received, flags, overlapped, routine);
     int error = WSAGetLastError();
-    if (overlapped != NULL && InterlockedExchange(&early.armed, 0) != 0 &&
-        WaitForSingleObject(early.done, EARLY_HANDLE_MS) == WAIT_OBJECT_0)
+    if (armed && WaitForSingleObject(early.done, EARLY_HANDLE_MS) == WAIT_OBJECT_0)
         InterlockedIncrement(&early.waited);
     WSASetLastError(error);
     return answer;
@@ -667,17 +712,23 @@ static DWORD WINAPI early_worker(void *argument)
     return 0;
 }
 
-static void a_packet_handled_before_its_start_returns(void **state)
+static void watch_wsarecv(void)
 {
-    (void)state;
     if (real_wsarecv == NULL) {
         early.done = CreateEventW(NULL, TRUE, FALSE, NULL);
         assert_non_null(early.done);
+        early.close_first = INVALID_SOCKET;
         real_wsarecv = (wsarecv_function)tk_hook_import("WSARecv",
                                                         (tk_function)wsarecv_handled_at_once);
         if (real_wsarecv == NULL)
             fail_msg("the checker could not watch WSARecv in the program's imports");
     }
+}
+
+static void a_packet_handled_before_its_start_returns(void **state)
+{
+    (void)state;
+    watch_wsarecv();
     baseline before = now();
     connection *c = open_connection();
     steer_reads(INVALID_SOCKET);
@@ -714,6 +765,163 @@ static void a_packet_handled_before_its_start_returns(void **state)
     assert_delivered_whole(c, "bytes whose packet a worker took before the start returned");
     assert_nothing_left(before, "a packet handled before its start returned");
     closesocket(c->peer);
+}
+
+/* The same race at the other call site: the next zero read, posted inside the completion.
+ * The test's thread handles the first packet (bytes); when the completion posts the next zero
+ * read, the peer closes, that zero read finishes at once, and a worker takes its packet and
+ * ends the connection before WSARecv has returned. Whatever the completion does after it
+ * posted then runs on a context the worker has freed (and on a socket object it freed, unless
+ * the completion holds a reference). Its answer is not compared: by the time it returns, the
+ * worker may have ended the connection it said lives on. */
+static void a_packet_handled_before_its_restart_returns(void **state)
+{
+    (void)state;
+    watch_wsarecv();
+    baseline before = now();
+    connection *c = open_connection();
+    steer_reads(INVALID_SOCKET);
+    send_from_peer(c, (size_t)ck_random(1, ZERO_READ_CHUNK - 1));
+    tk_wait_readable(c->handle, TK_PROMPT_MS);
+    expect_started(c, "a connection whose next zero read a worker will handle at once");
+    DWORD bytes = 0;
+    ULONG_PTR key = 0;
+    OVERLAPPED *overlapped = NULL;
+    BOOL ok = GetQueuedCompletionStatus(test_port, &bytes, &key, &overlapped, TK_PROMPT_MS);
+    DWORD error = ok ? 0 : GetLastError();
+    if (overlapped != &c->in->overlapped)
+        fail_msg("expected the packet of the zero read the checker started; %s",
+                 overlapped == NULL ? "none came" : "another came");
+    early.c = c;
+    early.packets = early.strangers = 0;
+    early.gone = false;
+    early.waited = 0;
+    ResetEvent(early.done);
+    HANDLE thread = CreateThread(NULL, 0, early_worker, NULL, 0, NULL);
+    assert_non_null(thread);
+    early.close_first = c->peer;
+    InterlockedExchange(&early.armed, 1);
+    (void)zero_read_completed(c->in, bytes, error); /* returns once the worker is done */
+    InterlockedExchange(&early.armed, 0);
+    early.close_first = INVALID_SOCKET;
+    bool joined = WaitForSingleObject(thread, 2 * EARLY_HANDLE_MS) == WAIT_OBJECT_0;
+    CloseHandle(thread);
+    if (!joined)
+        fail_msg("expected the checker's worker to be done within %d ms; it was still "
+                 "handling packets", 2 * EARLY_HANDLE_MS);
+    if (early.waited != 1)
+        fail_msg("expected the completion to deliver the bytes and post the next zero read, "
+                 "whose packet a worker took and handled before the call returned; it had "
+                 "not");
+    if (early.strangers != 0)
+        fail_msg("%d packet(s) came for an OVERLAPPED the checker did not start",
+                 early.strangers);
+    if (!early.gone)
+        fail_msg("expected the worker to end the connection: its peer closed");
+    c->gone = true;
+    assert_delivered_whole(c, "bytes read before the next zero read, which a worker handled "
+                              "at once");
+    assert_nothing_left(before, "a packet handled before the restart returned");
+    closesocket(c->peer);
+}
+
+/* ---- two workers, each reading its own connection, at the same moment ---------------------
+ *
+ * A server's workers handle the packets of different connections at once. Two worker threads
+ * here take one packet each, of two connections, and the checker's recv makes their reads
+ * overlap (recv_at_the_meeting): connection A's read has read A's bytes when B's reads B's,
+ * and only then are A's handed on. A buffer of each read's own keeps A's bytes; one buffer
+ * shared by every connection holds B's bytes by then. */
+
+static struct {
+    connection *c[2];
+    bool alive[2];
+    volatile LONG handled, strangers;
+} pair;
+
+static DWORD WINAPI one_packet_worker(void *argument)
+{
+    (void)argument;
+    DWORD bytes = 0;
+    ULONG_PTR key = 0;
+    OVERLAPPED *overlapped = NULL;
+    BOOL ok = GetQueuedCompletionStatus(test_port, &bytes, &key, &overlapped,
+                                        EARLY_HANDLE_MS);
+    DWORD error = ok ? 0 : GetLastError();
+    if (overlapped == NULL)
+        return 0;
+    for (int i = 0; i < 2; i++)
+        if (overlapped == &pair.c[i]->in->overlapped) {
+            pair.alive[i] = zero_read_completed(pair.c[i]->in, bytes, error);
+            InterlockedIncrement(&pair.handled);
+            return 0;
+        }
+    InterlockedIncrement(&pair.strangers);
+    return 0;
+}
+
+static void two_workers_read_two_connections_at_once(void **state)
+{
+    (void)state;
+    if (meeting.a_read == NULL) {
+        meeting.a_read = CreateEventW(NULL, TRUE, FALSE, NULL);
+        meeting.b_read = CreateEventW(NULL, TRUE, FALSE, NULL);
+        assert_non_null(meeting.a_read);
+        assert_non_null(meeting.b_read);
+    }
+    baseline before = now();
+    connection *a = open_connection();
+    connection *b = open_connection();
+    steer_reads(INVALID_SOCKET);
+    send_from_peer(a, (size_t)ck_random(1, ZERO_READ_CHUNK - 1));
+    send_from_peer(b, (size_t)ck_random(1, ZERO_READ_CHUNK - 1));
+    tk_wait_readable(a->handle, TK_PROMPT_MS);
+    tk_wait_readable(b->handle, TK_PROMPT_MS);
+    pair.c[0] = a;
+    pair.c[1] = b;
+    pair.alive[0] = pair.alive[1] = false;
+    pair.handled = pair.strangers = 0;
+    ResetEvent(meeting.a_read);
+    ResetEvent(meeting.b_read);
+    meeting.met = 0;
+    meeting.a_left = meeting.b_left = 1;
+    meeting.a = a->handle;
+    meeting.b = b->handle;
+    expect_started(a, "connection A of two");
+    expect_started(b, "connection B of two");
+    HANDLE workers[2];
+    for (int i = 0; i < 2; i++) {
+        workers[i] = CreateThread(NULL, 0, one_packet_worker, NULL, 0, NULL);
+        assert_non_null(workers[i]);
+    }
+    bool joined = WaitForMultipleObjects(2, workers, TRUE, 4 * EARLY_HANDLE_MS) ==
+                  WAIT_OBJECT_0;
+    for (int i = 0; i < 2; i++)
+        CloseHandle(workers[i]);
+    meeting.a = meeting.b = INVALID_SOCKET;
+    if (!joined)
+        fail_msg("expected two workers to handle one packet each within %d ms; they were "
+                 "still busy", 4 * EARLY_HANDLE_MS);
+    if (pair.strangers != 0)
+        fail_msg("%ld packet(s) came for an OVERLAPPED the checker did not start",
+                 (long)pair.strangers);
+    if (pair.handled != 2)
+        fail_msg("expected each of two workers to take one connection's packet; %ld did",
+                 (long)pair.handled);
+    if (meeting.met != 2)
+        fail_msg("expected the reads of two connections, on two workers, to run at the same "
+                 "time; one waited for the other. Workers read different connections in "
+                 "parallel: does every completion share one buffer, behind one lock?");
+    for (int i = 0; i < 2; i++)
+        if (!pair.alive[i] || !(context_state(pair.c[i]->in) & CONTEXT_IN_PROGRESS))
+            fail_msg("expected connection %c to live on, its next zero read pending, after "
+                     "its bytes", "AB"[i]);
+    pump_until_delivered(0, 2, "two connections read at once, on two workers");
+    dispose_while_waiting(a, "connection A disposed while its zero read waits");
+    dispose_while_waiting(b, "connection B disposed while its zero read waits");
+    assert_nothing_left(before, "two connections read at once");
+    closesocket(a->peer);
+    closesocket(b->peer);
 }
 
 static void idle_connections_hold_no_receive_buffers(void **state)
@@ -792,6 +1000,8 @@ int main(void)
         ON_ITS_OWN_PORT(a_read_that_fails_ends_the_connection),
         ON_ITS_OWN_PORT(idle_connections_hold_no_receive_buffers),
         ON_ITS_OWN_PORT(a_packet_handled_before_its_start_returns),
+        ON_ITS_OWN_PORT(a_packet_handled_before_its_restart_returns),
+        ON_ITS_OWN_PORT(two_workers_read_two_connections_at_once),
     };
     return CK_RUN_CHECKER("exercise 07.4", tests, watch_everything, tk_winsock_down);
 }
