@@ -7,6 +7,7 @@
  * - the non-blocking recv returning everything, short reads, WSAEWOULDBLOCK, 0 (the peer
  *   closed) and errors: the checker stands in for recv in the program's imports
  *   (tutorial/import_hook.h), and only on the connection under test;
+ * - the zero read's packet failed (the fault plan's "receive-done" rule) while bytes wait;
  * - the socket disposed while its zero read waits;
  * - a worker thread that takes the packet and handles it, to the end of the connection,
  *   before the WSARecv of zero_read_start has returned (the checker's own WSARecv waits),
@@ -640,6 +641,38 @@ static void a_read_that_fails_ends_the_connection(void **state)
     a_new_client_is_served("a recv that failed");
 }
 
+/* The packet itself says the connection is over (the fault plan's receive-done rule fails it,
+ * as a reset would), while the bytes sent before are still there to read: the packet's error
+ * decides, not what recv would still find. */
+static void a_packet_that_failed_ends_the_connection(void **state)
+{
+    (void)state;
+    static const char *const errors[] = {"ERROR_NETNAME_DELETED", "ERROR_CONNECTION_ABORTED",
+                                         "WSAECONNRESET"};
+    const char *planned = errors[ck_random(0, 2)];
+    baseline before = now();
+    connection *c = open_connection();
+    steer_reads(INVALID_SOCKET);
+    char plan[80];
+    snprintf(plan, sizeof plan, "receive-done#1=error:%s", planned);
+    set_plan(plan);
+    expect_started(c, "a connection whose zero read's packet will fail");
+    send_from_peer(c, (size_t)ck_random(1, ZERO_READ_CHUNK - 1));
+    handle_one_packet("a zero read whose packet failed");
+    long fired = fault_plan_fired("receive-done");
+    set_plan(NULL);
+    if (fired != 1)
+        fail_msg("expected the fault plan to fail the zero read's packet (%s); it did not",
+                 planned);
+    if (!c->gone)
+        fail_msg("expected the connection to be disposed when its zero read's packet failed "
+                 "(%s); it lived on. A packet with an error ends the connection, whatever "
+                 "recv would still read", planned);
+    assert_nothing_left(before, "a zero read whose packet failed");
+    closesocket(c->peer);
+    a_new_client_is_served("a zero read whose packet failed");
+}
+
 /* ---- a worker that takes the packet before the start returns ------------------------------
  *
  * On a server, workers wait on the port while other threads start operations: the packet of
@@ -998,6 +1031,7 @@ int main(void)
         ON_ITS_OWN_PORT(a_wake_up_with_nothing_to_read_posts_the_next_zero_read),
         ON_ITS_OWN_PORT(short_reads_deliver_every_byte_in_order),
         ON_ITS_OWN_PORT(a_read_that_fails_ends_the_connection),
+        ON_ITS_OWN_PORT(a_packet_that_failed_ends_the_connection),
         ON_ITS_OWN_PORT(idle_connections_hold_no_receive_buffers),
         ON_ITS_OWN_PORT(a_packet_handled_before_its_start_returns),
         ON_ITS_OWN_PORT(a_packet_handled_before_its_restart_returns),
