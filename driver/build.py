@@ -12,12 +12,31 @@ BUILD_PROGRESS_S = 15
 NINJA_STEP = re.compile(r"^\[(\d+)/(\d+)\] ")
 
 
+def step_set(text):
+    return set(text.replace(";", " ").split())
+
+
+def configured_steps(build):
+    """The TUTORIAL_STEPS a build folder was configured with, or None before its first
+    configure."""
+    cache = build / "CMakeCache.txt"
+    if not cache.is_file():
+        return None
+    for line in cache.read_text(encoding="utf-8", errors="replace").splitlines():
+        if line.startswith("TUTORIAL_STEPS:"):
+            return line.split("=", 1)[1]
+    return ""
+
+
 def configure_tree(source, build, cmocka):
-    """Configures a build folder once (TUTORIAL_STEPS is read then); later builds are
-    incremental."""
-    if (build / "CMakeCache.txt").is_file():
+    """Configures a build folder once, and again when TUTORIAL_STEPS names other steps than
+    it was configured with (a later command for other steps would find no checker there);
+    builds are incremental."""
+    configured = configured_steps(build)
+    if configured is not None and step_set(configured) == step_set(env("TUTORIAL_STEPS")):
         return
-    say(f"configuring {build}")
+    say(f"configuring {build}" + ("" if configured is None else
+                                  f" again, for steps '{env('TUTORIAL_STEPS') or 'all'}'"))
     subprocess.run(system.configure_command(source, build, cmocka, env("TUTORIAL_STEPS")),
                    stdout=subprocess.DEVNULL, check=True)
 

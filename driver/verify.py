@@ -135,8 +135,8 @@ class Verifier:
             return 1
         verdict = self.verdict(e, full=True)
         apply(self.copy, wrong, reverse=True)
-        if verdict == PASS:
-            line("✗", e.id, f"PASSES with {wrong.name}: {mistake}")
+        if verdict in (PASS, MISSING):  # no checker to fail is no proof that it fails
+            line("✗", e.id, f"{'PASSES' if verdict == PASS else verdict_words(verdict)} with {wrong.name}: {mistake}")
             return 1
         line("✓", e.id, f"{verdict_words(verdict)} with {wrong.name}: {mistake}")
         return 0

@@ -8,6 +8,7 @@ from unittest import mock
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import build  # noqa: E402
+import build as build_module  # noqa: E402
 import testing  # noqa: E402
 
 
@@ -40,6 +41,28 @@ class Progress(unittest.TestCase):
         lines = ["[1/2] Building C object a.o\n", "a.c:1:1: error: oops\n", "-- Configuring done\n"]
         shown, _ = self.run_filter(lines, [0])
         self.assertEqual(shown, ["a.c:1:1: error: oops"])
+
+
+class Configure(unittest.TestCase):
+    def configure(self, build, steps):
+        runs = []
+        with mock.patch.dict("os.environ", {"TUTORIAL_STEPS": steps}), \
+                mock.patch.object(build_module.system, "configure_command",
+                                  lambda source, b, cmocka, s: ["configure", s]), \
+                mock.patch.object(build_module.subprocess, "run", lambda cmd, **kw: runs.append(cmd)), \
+                redirect_stderr(io.StringIO()), redirect_stdout(io.StringIO()):
+            build_module.configure_tree(Path("/src"), build, [])
+        return runs
+
+    def test_a_build_folder_is_configured_again_only_for_other_steps(self):
+        import tempfile
+        build = Path(tempfile.mkdtemp())
+        self.assertEqual(self.configure(build, "05"), [["configure", "05"]])
+        (build / "CMakeCache.txt").write_text("X:BOOL=ON\nTUTORIAL_STEPS:STRING=05\n")
+        self.assertEqual(self.configure(build, "05"), [])
+        self.assertEqual(self.configure(build, "06 07"), [["configure", "06 07"]])
+        (build / "CMakeCache.txt").write_text("TUTORIAL_STEPS:STRING=06;07\n")
+        self.assertEqual(self.configure(build, "07 06"), [])
 
 
 class TestCommand(unittest.TestCase):

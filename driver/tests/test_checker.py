@@ -1,15 +1,19 @@
 """Reading a checker's verdict from ctest's log, and ctest's own refusal of a checker that is
 not registered."""
+import io
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
 import unittest
+from contextlib import redirect_stdout
 from pathlib import Path
+from unittest import mock
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import checker  # noqa: E402
+import exercises  # noqa: E402
 
 RAN = "1: [ RUN      ] t\n1: [       OK ] t\n1: [  PASSED  ] 1 test(s).\n"
 
@@ -77,3 +81,30 @@ class CtestRegistration(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class AntiSolutions(unittest.TestCase):
+    """verify-exercises: an anti-solution counts as failing only when a checker ran and failed."""
+
+    def verdict_for(self, verdict):
+        import tempfile
+        import verify
+        work = Path(tempfile.mkdtemp())
+        wrong = work / "04.1.wrong-x.patch"
+        wrong.write_text("# wrong: a mistake\n")
+        e = exercises.parse_row("04.1\textend\tBatches\tf\n")
+        checker = verify.Verifier(work, work, (), work)
+        with mock.patch.object(verify, "apply", lambda *a, **k: True), \
+                mock.patch.object(checker, "verdict", lambda *a, **k: verdict), \
+                redirect_stdout(io.StringIO()) as said:
+            bad = checker.anti_solution(e, wrong)
+        return bad, said.getvalue()
+
+    def test_a_checker_that_is_not_in_the_build_proves_nothing(self):
+        bad, said = self.verdict_for("missing")
+        self.assertEqual(bad, 1)
+        self.assertIn("✗", said)
+
+    def test_a_checker_that_fails_is_the_proof(self):
+        self.assertEqual(self.verdict_for("fail")[0], 0)
+        self.assertEqual(self.verdict_for("pass")[0], 1)
