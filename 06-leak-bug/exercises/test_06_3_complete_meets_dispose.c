@@ -200,18 +200,6 @@ static LONG CALLBACK on_touch(EXCEPTION_POINTERS *p)
 
 /* ---- one order: a side held before its k-th touch, the other run whole meanwhile -------- */
 
-/* A socket whose receive is in progress, with no real I/O behind it: the plan's "lost"
- * reports the receive pending without making the call, and nothing completes it. */
-static async_socket *socket_with_a_receive_in_progress(void)
-{
-    set_plan("receive#*=lost");
-    async_socket *s = async_socket_wrap(INVALID_SOCKET, 64, 0);
-    assert_non_null(s);
-    assert_int_equal(async_socket_receive(s, 0, 16), 0);
-    set_plan(NULL);
-    return s;
-}
-
 typedef struct order {
     bool held;                /* false: the held side ended before that touch */
     bool other_finished;

@@ -240,3 +240,13 @@ void next_receive_waits_for(DWORD bytes)
         unshaped = (receive_function)tk_hook_import("WSARecv", (tk_function)waiting_receive);
     InterlockedExchange(&waits_for, (LONG)bytes);
 }
+
+async_socket *socket_with_a_receive_in_progress(void)
+{
+    set_plan("receive#*=lost");
+    async_socket *s = async_socket_wrap(INVALID_SOCKET, 64, 0);
+    assert_non_null(s);
+    assert_int_equal(async_socket_receive(s, 0, 16), 0);
+    set_plan(NULL);
+    return s;
+}

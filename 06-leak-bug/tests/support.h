@@ -41,6 +41,11 @@ async_socket *connected_socket(SOCKET *peer, DWORD buffer_size);
  * (so a receive started now succeeds at once). */
 async_socket *connected_socket_with_data(SOCKET *peer, const char *data);
 
+/* A socket whose receive is in progress, with no real I/O behind it: the plan's "lost"
+ * reports the receive pending without making the call, and no packet will ever come. The
+ * caller completes or disposes it, as the test needs. */
+async_socket *socket_with_a_receive_in_progress(void);
+
 /* The server side of a loopback connection (as connected_socket) whose peer has reset it;
  * the reset has arrived when this returns. */
 async_socket *connection_reset_by_peer(void);

@@ -81,18 +81,6 @@ static void two_plain_flags_free_twice_or_never_in_some_order(void **state)
 
 /* ---- one atomic word, as this step has it ---------------------------------------------- */
 
-/* A socket whose receive is in progress, with no real I/O behind it: the plan's "lost"
- * reports it pending without making the call, and nothing completes it. */
-static async_socket *socket_with_a_receive_in_progress(void)
-{
-    set_plan("receive#*=lost");
-    async_socket *s = async_socket_wrap(INVALID_SOCKET, 64, 0);
-    assert_non_null(s);
-    assert_int_equal(async_socket_receive(s, 0, 16), 0);
-    set_plan(NULL);
-    return s;
-}
-
 static void one_atomic_word_frees_exactly_once_in_either_order(void **state)
 {
     (void)state;
